@@ -1,0 +1,63 @@
+"""`python -m hive_agent transcribe FILE`: stream a file through the recognizer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+from pathlib import Path
+
+from ..captions import CaptionPrinter
+from ..engine import load_whisper
+from ..events import EventLog
+from ..file_source import RealtimeClock, feed_file
+from ..settings import load_settings
+from ..slo import compute_report, format_table
+from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transcribe", help="stream an audio file through the recognizer with live captions")
+    p.add_argument("file", type=Path, help="wav, flac or mp3")
+    p.add_argument("--language", default=None, help="source language code or `auto` (default: HIVE_LANGUAGE)")
+    p.add_argument("--realtime", action="store_true", help="pace audio at wall-clock speed; compute time counts")
+    p.add_argument("--events", type=Path, help="write the metrics.md event log (JSONL) here")
+    p.set_defaults(run=run)
+
+
+async def transcribe(file: Path, settings, realtime: bool, events: EventLog,
+                     printer: CaptionPrinter | None = None, decoder=None) -> tuple[StreamingRecognizer, float]:
+    decoder = decoder or load_whisper(settings)
+    clock = RealtimeClock() if realtime else None
+    recognizer = StreamingRecognizer(decoder, RecognizerOptions.from_settings(settings, catch_up=realtime),
+                                     clock=clock)
+
+    async def consume() -> None:
+        async for event in recognizer:
+            events.write(event)
+            if printer is not None:
+                printer.show(event)
+
+    consumer = asyncio.create_task(consume())
+    audio_s = await feed_file(file, recognizer.push_frame, clock)
+    recognizer.end_input()
+    await consumer
+    return recognizer, audio_s
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {"language": args.language} if args.language else {}
+    settings = load_settings(**overrides)
+    log = EventLog(args.events)
+    try:
+        recognizer, audio_s = asyncio.run(transcribe(args.file, settings, args.realtime, log, CaptionPrinter()))
+    finally:
+        log.close()
+    if args.realtime:
+        report = compute_report(log.events, audio_s=audio_s, compute_s=recognizer.stats.compute_s)
+        print()
+        print(format_table({args.file.stem: report}))
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"decodes {recognizer.stats.decodes}, shed {recognizer.stats.skipped_decodes}, "
+              f"largest buffer {recognizer.stats.max_buffer_s:.1f} s, peak RSS {peak_mb:.0f} MB")
+    return 0

