@@ -1,4 +1,4 @@
-"""Feed an audio file into a pipeline as a live source would: small frames, optionally paced
+"""Feed audio into a pipeline as a live source would: small frames, optionally paced
 at wall-clock speed (then the pipeline's compute time counts, as in a room)."""
 
 from __future__ import annotations
@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-
-from .audio import read_audio
 
 FRAME_S = 0.02
 
@@ -28,12 +25,6 @@ class RealtimeClock:
         return 0.0 if self._t0 is None else time.monotonic() - self._t0
 
 
-async def feed_file(path: Path, push: Callable[[np.ndarray, int, int], None],
-                    clock: RealtimeClock | None = None) -> float:
-    """Push the file in 20 ms frames at its own rate and channel count; with a clock, pace them
-    so the audio at stream time t is pushed at wall time t. Returns the audio seconds fed."""
-    data, rate = read_audio(path)
-    return await feed_samples(data, rate, push, clock)
 
 
 async def feed_samples(data: np.ndarray, rate: int, push: Callable[[np.ndarray, int, int], None],

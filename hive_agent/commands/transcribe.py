@@ -10,9 +10,11 @@ from pathlib import Path
 from ..captions import CaptionPrinter
 from ..engine import load_whisper
 from ..events import EventLog
-from ..file_source import RealtimeClock, feed_file
+from ..audio import read_audio
+from ..file_source import RealtimeClock
 from ..settings import load_settings
 from ..slo import compute_report, format_table
+from ..stt.drive import recognize
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
 
 
@@ -26,23 +28,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def transcribe(file: Path, settings, realtime: bool, events: EventLog,
-                     printer: CaptionPrinter | None = None, decoder=None) -> tuple[StreamingRecognizer, float]:
-    decoder = decoder or load_whisper(settings)
+                     printer: CaptionPrinter | None = None) -> tuple[StreamingRecognizer, float]:
+    data, rate = read_audio(file)
     clock = RealtimeClock() if realtime else None
-    recognizer = StreamingRecognizer(decoder, RecognizerOptions.from_settings(settings, catch_up=realtime),
-                                     clock=clock)
+    recognizer = StreamingRecognizer(load_whisper(settings),
+                                     RecognizerOptions.from_settings(settings, catch_up=realtime), clock=clock)
 
-    async def consume() -> None:
-        async for event in recognizer:
-            events.write(event)
-            if printer is not None:
-                printer.show(event)
+    def on_event(event) -> None:
+        events.write(event)
+        if printer is not None:
+            printer.show(event)
 
-    consumer = asyncio.create_task(consume())
-    audio_s = await feed_file(file, recognizer.push_frame, clock)
-    recognizer.end_input()
-    await consumer
-    return recognizer, audio_s
+    await recognize(recognizer, data, rate, clock, on_event)
+    return recognizer, len(data) / rate
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,9 +27,11 @@ from .whisper_decoder import WhisperDecoder
 
 log = logging.getLogger(__name__)
 _END = object()
+BLOCK = SAMPLE_RATE // 50  # 20 ms
 LANGUAGE_SWITCH_PROBABILITY = 0.7
 LANGUAGE_SWITCH_MIN_S = 1.0
-END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
+END_MARGIN_S = 0.2
+OVERLAP_S = 0.02  # audio kept after the VAD's speech end in the final decode of an utterance
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class StreamingRecognizer:
         self.options = options
         self._clock = clock
         self._converter = AudioConverter()
+        self._unblocked = np.zeros(0, dtype=np.float32)
         self._vad = SpeechDetector(options.vad)
         self._agreement = LocalAgreement()
         self._inbox: asyncio.Queue = asyncio.Queue()
@@ -101,16 +104,22 @@ class StreamingRecognizer:
 
     # ---------------------------------------------------------------- input side
     def push_frame(self, samples: np.ndarray, sample_rate: int, num_channels: int = 1) -> None:
-        """Non-blocking: convert at the boundary (raises AudioFormatError) and queue."""
-        audio = self._converter.convert(samples, sample_rate, num_channels)
+        """Non-blocking: convert at the boundary (raises AudioFormatError) and queue.
+
+        Audio is re-cut into fixed blocks so that the VAD and the decode schedule, and so the
+        words, do not depend on how the source happens to frame its audio."""
         self._ensure_started()
-        if audio.size:
-            self._inbox.put_nowait(audio)
+        self._unblocked = np.concatenate([self._unblocked, self._converter.convert(samples, sample_rate, num_channels)])
+        whole = len(self._unblocked) // BLOCK * BLOCK
+        for offset in range(0, whole, BLOCK):
+            self._inbox.put_nowait(self._unblocked[offset:offset + BLOCK])
+        self._unblocked = self._unblocked[whole:]
 
     def end_input(self) -> None:
         """No more audio: the pending tail is decoded and committed, then iteration ends."""
         self._ensure_started()
-        tail = self._converter.flush()
+        tail = np.concatenate([self._unblocked, self._converter.flush()])
+        self._unblocked = tail[:0]
         if tail.size:
             self._inbox.put_nowait(tail)
         self._inbox.put_nowait(_END)
@@ -230,7 +239,7 @@ class StreamingRecognizer:
 
         words = clean_hypothesis(result, len(audio) / SAMPLE_RATE, self._in_buffer,
                                  self.options.no_speech_threshold, self.options.compression_ratio_threshold)
-        committed = self._agreement.update([self._to_stream_time(w) for w in words])
+        committed = self._agreement.update(self._after_committed([self._to_stream_time(w) for w in words]))
         if final:
             committed += self._agreement.flush()
         if committed and self._utterance_language is None:
@@ -244,8 +253,16 @@ class StreamingRecognizer:
         self._trim()
 
     def _to_stream_time(self, w: Word) -> Word:
-        start = max(self._buffer_start + w.start, self._last_committed_end)
-        return Word(w.text, start, max(start, self._buffer_start + w.end), w.probability)
+        return Word(w.text, self._buffer_start + w.start, self._buffer_start + w.end, w.probability)
+
+    def _after_committed(self, tail: list[Word]) -> list[Word]:
+        """Drop leading words that lie inside audio already committed (the decoder saying a
+        committed word again), and keep word times after the last commit."""
+        first = 0
+        while first < len(tail) and tail[first].end <= self._last_committed_end + OVERLAP_S:
+            first += 1
+        return [Word(w.text, max(w.start, self._last_committed_end), max(w.end, self._last_committed_end),
+                     w.probability) for w in tail[first:]]
 
     def _commit(self, words: list[Word], language: str) -> None:
         if words:

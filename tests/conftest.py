@@ -1,0 +1,35 @@
+"""Shared fixtures: the eval set (../shared/eval) and models loaded once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval_data import REPO
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return REPO / "models"
+
+
+@pytest.fixture(scope="session")
+def settings(models_dir):
+    from hive_agent.settings import load_settings
+
+    return load_settings(models_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
+def whisper_base(settings):
+    from hive_agent.engine import load_whisper
+
+    return load_whisper(settings)
+
+
+@pytest.fixture(scope="session")
+def whisper_tiny_en(settings):
+    from hive_agent.engine import load_whisper
+
+    return load_whisper(settings.model_copy(update={"whisper_model": "tiny.en"}))

@@ -1,0 +1,76 @@
+"""LocalAgreement-2 and the hypothesis guards: pure logic, no model."""
+
+from hive_agent.events import Word
+from hive_agent.stt.agreement import LocalAgreement
+from hive_agent.stt.hypothesis import cut_repetition, drop_trailing_instants, words_in_audio
+
+
+def words(text: str, start: float = 0.0, step: float = 0.3) -> list[Word]:
+    return [Word(t, start + i * step, start + (i + 1) * step) for i, t in enumerate(text.split())]
+
+
+def texts(ws: list[Word]) -> list[str]:
+    return [w.text for w in ws]
+
+
+def test_first_hypothesis_commits_nothing():
+    la = LocalAgreement()
+    assert la.update(words("and so my")) == []
+    assert texts(la.pending) == ["and", "so", "my"]
+
+
+def test_commits_longest_common_prefix_of_last_two():
+    la = LocalAgreement()
+    la.update(words("and so my fellow"))
+    committed = la.update(words("and so my yellow americans"))
+    assert texts(committed) == ["and", "so", "my"]
+    assert texts(la.pending) == ["yellow", "americans"]
+
+
+def test_comparison_ignores_case_and_punctuation_and_keeps_newest_spelling():
+    la = LocalAgreement()
+    la.update(words("Americans ask"))
+    committed = la.update(words("americans, asked"))
+    assert texts(committed) == ["americans,"]
+
+
+def test_tail_after_commit_is_compared_with_next_hypothesis():
+    la = LocalAgreement()
+    la.update(words("a b c"))
+    assert texts(la.update(words("a b d"))) == ["a", "b"]
+    # The recognizer now forces "a b" as prefix, so the next hypothesis is the tail only.
+    assert texts(la.update(words("d e"))) == ["d"]
+    assert texts(la.pending) == ["e"]
+
+
+def test_disagreement_at_first_word_commits_nothing():
+    la = LocalAgreement()
+    la.update(words("is not"))
+    assert la.update(words("ask not")) == []
+    assert texts(la.pending) == ["ask", "not"]
+
+
+def test_flush_commits_everything_pending_once():
+    la = LocalAgreement()
+    la.update(words("your country"))
+    assert texts(la.flush()) == ["your", "country"]
+    assert la.flush() == [] and la.pending == []
+
+
+def test_cut_repetition_stops_phrase_loops():
+    loop = words("fellow americans and so my fellow americans and so my")
+    assert texts(cut_repetition(loop, words("and so my"))) == ["fellow", "americans"]
+    assert len(cut_repetition(words("yes no no no no no"))) <= 3
+
+
+def test_cut_repetition_keeps_legitimate_repeats():
+    speech = words("ask not what your country can do for you ask what you can do for your country")
+    assert cut_repetition(speech) == speech
+    assert texts(cut_repetition(words("that that is"))) == ["that", "that", "is"]
+
+
+def test_words_in_padding_and_instant_tail_are_dropped():
+    ws = [Word("real", 0.0, 0.5), Word("late", 0.95, 1.2)]
+    assert texts(words_in_audio(ws, content_end=1.0)) == ["real"]
+    ws = [Word("real", 0.0, 0.5), Word("ghost", 0.5, 0.5), Word("ghost", 0.5, 0.5)]
+    assert texts(drop_trailing_instants(ws)) == ["real"]
