@@ -54,12 +54,14 @@ class TranslationEvent:
     final: bool
     source_end: float
     source_lang: str = ""
+    source_start: float = 0.0
     type: Literal["translation"] = "translation"
 
     def as_json(self) -> dict:
         d = asdict(self)
         d["wall"] = round(self.wall, 4)
         d["source_end"] = round(self.source_end, 3)
+        d["source_start"] = round(self.source_start, 3)
         return d
 
 

@@ -37,10 +37,11 @@ OVERLAP_S = 0.02  # audio kept after the VAD's speech end in the final decode of
 @dataclass(frozen=True)
 class RecognizerOptions:
     language: str = "auto"  # or a fixed code
-    task: str = "transcribe"  # "translate": Whisper's own speech translation into English
     chunk_s: float = 0.4
     pad_s: float = 1.0
     interim_words: int = 2
+    interim_min_probability: float = 0.0
+    interim_guard_s: float = 0.0
     prompt_chars: int = 200
     trim_s: float = 6.0
     max_buffer_s: float = 12.0
@@ -56,6 +57,7 @@ class RecognizerOptions:
     def from_settings(cls, s: HiveSettings, **overrides) -> "RecognizerOptions":
         fields = dict(
             language=s.language, chunk_s=s.chunk_s, pad_s=s.pad_s, interim_words=s.interim_words,
+            interim_min_probability=s.interim_min_probability, interim_guard_s=s.interim_guard_s,
             prompt_chars=s.prompt_chars, trim_s=s.trim_s, max_buffer_s=s.max_buffer_s,
             max_tokens_per_s=s.max_tokens_per_s, no_speech_threshold=s.no_speech_threshold,
             compression_ratio_threshold=s.compression_ratio_threshold, vad_pad_s=s.vad_pad_s,
@@ -74,10 +76,13 @@ class RecognizerStats:
 
 class StreamingRecognizer:
     def __init__(self, decoder: WhisperDecoder, options: RecognizerOptions,
-                 clock: Callable[[], float] | None = None):
+                 clock: Callable[[], float] | None = None,
+                 on_decode: Callable[[float], None] | None = None, on_shed: Callable[[], None] | None = None):
         self.decoder = decoder
         self.options = options
         self._clock = clock
+        self._on_decode = on_decode
+        self._on_shed = on_shed
         self._converter = AudioConverter()
         self._unblocked = np.zeros(0, dtype=np.float32)
         self._vad = SpeechDetector(options.vad)
@@ -173,6 +178,8 @@ class StreamingRecognizer:
                 if self._speaking and self._since_decode >= self.options.chunk_s:
                     if self.options.catch_up and not self._inbox.empty():
                         self.stats.skipped_decodes += 1  # newer audio waiting: decode that instead
+                        if self._on_shed is not None:
+                            self._on_shed()
                         continue
                     await self._decode(final=False)
             self._outbox.put_nowait(_END)
@@ -229,12 +236,15 @@ class StreamingRecognizer:
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
         result = await asyncio.to_thread(
-            self.decoder.decode, audio, language=language, task=self.options.task,
+            self.decoder.decode, audio, language=language,
             prompt=self._prompt[-self.options.prompt_chars:] if self.options.prompt_chars else "",
             prompt_language=self._prompt_language, prefix=" ".join(w.text for w in self._in_buffer),
             pad_s=self.options.pad_s, max_tokens_per_s=self.options.max_tokens_per_s)
-        self.stats.compute_s += time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        self.stats.compute_s += elapsed
         self.stats.decodes += 1
+        if self._on_decode is not None:
+            self._on_decode(elapsed)
         self.stats.max_buffer_s = max(self.stats.max_buffer_s, len(audio) / SAMPLE_RATE)
 
         words = clean_hypothesis(result, len(audio) / SAMPLE_RATE, self._in_buffer,
@@ -270,8 +280,19 @@ class StreamingRecognizer:
             self._last_committed_end = words[-1].end
             self._context_language = self._utterance_language or language
 
+    def _interim(self) -> list[Word]:
+        """The part of the uncommitted tail worth showing: its first words, while they are
+        confident and not at the very end of the audio (where words are often cut short)."""
+        shown = []
+        for w in self._agreement.pending[:self.options.interim_words]:
+            if w.probability < self.options.interim_min_probability \
+                    or w.end > self._audio_s - self.options.interim_guard_s:
+                break
+            shown.append(w)
+        return shown
+
     def _emit(self, committed: list[Word], language: str, end_of_utterance: bool) -> None:
-        shown = self._agreement.pending[:self.options.interim_words]
+        shown = self._interim()
         if not committed and not end_of_utterance and [w.text for w in shown] == [w.text for w in self._shown]:
             return
         self._shown = shown

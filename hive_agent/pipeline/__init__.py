@@ -1,0 +1,1 @@
+"""The per-speaker pipeline: recognizer -> translation units -> translators -> synthesizers."""

@@ -1,0 +1,118 @@
+"""Everything a worker process loads once and every speaker's pipeline shares: Whisper, the
+Marian translators (batched across speakers), the Piper voices, and the telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..engine import load_whisper, plan_device
+from ..errors import ModelError
+from ..mt.batching import BatchingTranslator
+from ..mt.marian import MarianModels
+from ..settings import HiveSettings
+from ..stt.whisper_decoder import WhisperDecoder
+from ..telemetry import Telemetry
+from ..tts.piper_synth import SpeechBank
+from ..tts.voices import resolve_voices
+from .whisper_translation import WhisperSpeechTranslator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UnitTrace:
+    """Where one unit's time went (for /trace/recent): all in milliseconds."""
+
+    unit: str
+    lang: str
+    speaker: str
+    text: str
+    stt_ms: float  # source word end -> unit committed
+    mt_ms: float  # translation call
+    tts_ms: float | None = None  # synthesis call until the first audio
+    total_ms: float | None = None  # source word end -> first translated speech (end-to-end)
+
+
+@dataclass
+class Engine:
+    settings: HiveSettings
+    whisper: WhisperDecoder
+    marian: MarianModels
+    speech: SpeechBank
+    telemetry: Telemetry
+    speech_translator: WhisperSpeechTranslator
+    traces: deque[UnitTrace] = field(default_factory=lambda: deque(maxlen=200))
+    _batchers: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
+    _warned: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, settings: HiveSettings, telemetry: Telemetry | None = None) -> "Engine":
+        telemetry = telemetry or Telemetry()
+        plan = plan_device(settings)
+        models_dir = settings.resolved_models_dir()
+        whisper = load_whisper(settings)
+        telemetry.set_model_info("stt", settings.whisper_model, plan.device, plan.compute_type)
+        telemetry.set_stage_up("stt", True)
+        marian = MarianModels(models_dir, device=plan.device)
+        pairs = marian.available_pairs()
+        for src, tgt in pairs:
+            marian.get(src, tgt)
+        telemetry.set_model_info("mt", ",".join(f"{s}-{t}" for s, t in pairs) or "whisper-translate",
+                                 plan.device, "auto")
+        telemetry.set_stage_up("mt", True)
+        speech = SpeechBank(resolve_voices(models_dir), use_cuda=plan.device == "cuda")
+        speech.load_all()
+        telemetry.set_model_info("tts", ",".join(speech.languages()), "cpu", "onnx")
+        telemetry.set_stage_up("tts", True)
+        log.info("models loaded: whisper %s on %s, MT pairs %s, voices %s", settings.whisper_model,
+                 plan.device, pairs or "none (Whisper translates to English)", speech.languages())
+        speech_translator = WhisperSpeechTranslator(whisper, settings.no_speech_threshold,
+                                                    settings.compression_ratio_threshold)
+        return cls(settings, whisper, marian, speech, telemetry, speech_translator)
+
+    # ---------------------------------------------------------------- routes
+    def route(self, source: str, target: str) -> str | None:
+        """How `source` speech reaches `target` text: identity, marian, whisper, or None."""
+        if source == target:
+            return "identity"
+        if (source, target) in self.marian.available_pairs():
+            return "marian"
+        if target == "en" and self.whisper.multilingual:
+            return "whisper"
+        return None
+
+    def translator(self, source: str, target: str) -> BatchingTranslator:
+        """The batcher for a pair on the running event loop: worker jobs may each run their own
+        loop in a thread, and a batcher gathers the requests of the speakers on one loop."""
+        per_loop = self._batchers.setdefault(asyncio.get_running_loop(), {})
+        if (source, target) not in per_loop:
+            per_loop[(source, target)] = BatchingTranslator(self.marian.get(source, target))
+        return per_loop[(source, target)]
+
+    def speech_languages(self) -> set[str]:
+        return set(self.speech.languages())
+
+    def warn_once(self, key: str, message: str, count: Callable[[], None] | None = None) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
+        if count is not None:
+            count()
+
+    def missing_route_message(self, source: str, target: str) -> str:
+        try:
+            self.marian.get(source, target)
+        except ModelError as exc:
+            return f"no translation {source}->{target}, captions stay in {source}: {exc}"
+        return f"no translation {source}->{target}"
+
+    def new_session(self, speaker: str, source_language: str = "auto", targets: Iterable[str] = (),
+                    clock: Callable[[], float] | None = None, realtime: bool = True):
+        from .session import SpeakerSession
+
+        return SpeakerSession(self, speaker, source_language, set(targets), clock, realtime)

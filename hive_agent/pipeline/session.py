@@ -1,0 +1,235 @@
+"""One speaker's pipeline: recognizer -> translation units -> translators -> synthesizers.
+
+Source captions are the recognizer's word events. Committed words are cut into units; each unit
+is translated once into every wanted language by its route (identity, Marian, or Whisper's own
+speech translation into English of the unit's audio) and spoken by that language's speech lane. When the machine falls behind, the recognizer skips
+interim decodes of stale audio (counted as shed work); committed words and final units are
+never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import numpy as np
+
+from ..audio import AudioConverter
+from ..events import SpeechEvent, TranslationEvent, WordsEvent
+from ..file_source import RealtimeClock
+from ..slo import SloTracker
+from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+from .audio_history import AudioHistory
+from .engine import Engine, UnitTrace
+from .outputs import Output, SpeechAudio
+from .speech import SpeechLane
+from .units import Unit, UnitBuilder
+from .whisper_translation import MARGIN_S
+
+log = logging.getLogger(__name__)
+_DONE = object()
+
+
+class SpeakerSession:
+    def __init__(self, engine: Engine, speaker: str, source_language: str, targets: set[str],
+                 clock: Callable[[], float] | None, realtime: bool):
+        self.engine = engine
+        self.speaker = speaker
+        self.source_language = source_language
+        self.realtime = realtime
+        self._wall_clock = clock or RealtimeClock()
+        self._outputs: asyncio.Queue = asyncio.Queue()
+        self._tracker = SloTracker()
+        self._units = UnitBuilder()
+        self._converter = AudioConverter()
+        self._history = AudioHistory()
+        self._last_english = ""  # prompt for Whisper's translation of the next unit
+        self._lanes: dict[str, SpeechLane] = {}
+        self._targets: set[str] = set()
+        self._pushed_s = 0.0
+        self.max_lag_s = 0.0
+        self.mt_s = 0.0  # compute spent translating
+        self._started = False
+        self._unit_walls: dict[str, float] = {}  # unit -> wall its source was committed (traces)
+        settings = engine.settings
+        self._recognizer = self._new_recognizer(language=source_language)
+        self._tasks = [asyncio.get_running_loop().create_task(self._follow_source(), name=f"source-{speaker}")]
+        engine.telemetry.session_started(speaker)
+        self.set_targets(targets)
+
+    # ---------------------------------------------------------------- control
+    def push_frame(self, samples: np.ndarray, sample_rate: int, num_channels: int = 1) -> None:
+        """Non-blocking; raises AudioFormatError for audio that cannot be converted."""
+        if not self._started and isinstance(self._wall_clock, RealtimeClock):
+            self._wall_clock.start()
+        self._started = True
+        self._recognizer.push_frame(samples, sample_rate, num_channels)
+        self._history.append(self._converter.convert(samples, sample_rate, num_channels))
+        self._pushed_s += len(samples) / num_channels / sample_rate
+        self._report_load()
+
+    def set_targets(self, targets: Iterable[str]) -> None:
+        """Translate into exactly these languages from now on."""
+        targets = set(targets)
+        for lang in self._targets - targets:
+            lane = self._lanes.pop(lang, None)
+            if lane is not None:
+                lane.task.cancel()  # nobody listens to this language any more
+        self._targets = targets
+        for lang in targets:
+            if lang not in self._lanes and (synth := self.engine.speech.get(lang)) is not None:
+                self._lanes[lang] = SpeechLane(lang, synth, self._emit, self._clock, self.realtime,
+                                               on_first_audio=self._first_audio)
+            elif synth is None and lang not in self._lanes:
+                self.engine.warn_once(f"voice:{lang}", f"no voice for {lang}: captions only",
+                                      lambda lang=lang: self.engine.telemetry.shed(f"no_voice_{lang}"))
+
+    def end_input(self) -> None:
+        """The speaker is gone: finish what was heard (translated and spoken), then end outputs."""
+        self._recognizer.end_input()
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for lane in self._lanes.values():
+            lane.task.cancel()
+        await self._recognizer.aclose()
+        self.engine.telemetry.session_ended(self.speaker)
+
+    async def outputs(self) -> AsyncIterator[Output]:
+        finisher = asyncio.get_running_loop().create_task(self._finish())
+        try:
+            while (item := await self._outputs.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            finisher.cancel()
+
+    @property
+    def lag_s(self) -> float:
+        """Audio received but not yet heard by the recognizer."""
+        return max(0.0, self._pushed_s - self._recognizer.audio_seconds)
+
+    @property
+    def recognizer(self) -> StreamingRecognizer:
+        return self._recognizer
+
+    @property
+    def compute_s(self) -> float:
+        """Compute spent on this speaker: recognition, translation, synthesis."""
+        return self._recognizer.stats.compute_s + self.mt_s + sum(lane.synthesis_s for lane in self._lanes.values())
+
+    # ---------------------------------------------------------------- stages
+    def _clock(self) -> float:
+        return self._wall_clock()
+
+    def _new_recognizer(self, **options) -> StreamingRecognizer:
+        telemetry = self.engine.telemetry
+        return StreamingRecognizer(
+            self.engine.whisper,
+            RecognizerOptions.from_settings(self.engine.settings, catch_up=self.realtime, **options),
+            clock=self._clock if self.realtime else None,
+            on_decode=lambda seconds: telemetry.observe_stage("stt", seconds),
+            on_shed=lambda: telemetry.shed("interim_decode"))
+
+    async def _follow_source(self) -> None:
+        async for event in self._recognizer:
+            await self._emit(event)
+            for unit in self._units.push(event):
+                self._unit_walls[unit.id] = event.wall
+                await self._translate(unit, event.wall)
+
+    async def _translate(self, unit: Unit, wall: float) -> None:
+        async def one(lang: str) -> None:
+            route = self.engine.route(unit.source_lang, lang)
+            if route == "identity":
+                await self._publish_translation(unit, lang, unit.text, wall, mt_s=0.0)
+            elif route in ("marian", "whisper"):
+                t0 = time.perf_counter()
+                try:
+                    text = await self._machine_translate(unit, lang, route)
+                except Exception:
+                    self.engine.telemetry.stage_error("mt")
+                    raise
+                mt_s = time.perf_counter() - t0
+                self.mt_s += mt_s
+                self.engine.telemetry.observe_stage("mt", mt_s)
+                await self._publish_translation(unit, lang, text, wall, mt_s)
+            elif route is None:
+                self.engine.warn_once(f"mt:{unit.source_lang}-{lang}",
+                                      self.engine.missing_route_message(unit.source_lang, lang),
+                                      lambda: self.engine.telemetry.shed(f"no_route_{unit.source_lang}_{lang}"))
+
+        await asyncio.gather(*(one(lang) for lang in sorted(self._targets)))
+
+    async def _machine_translate(self, unit: Unit, lang: str, route: str) -> str:
+        if route == "marian":
+            return await self.engine.translator(unit.source_lang, lang).translate(unit.text)
+        audio = self._history.span(unit.source_start - MARGIN_S, unit.source_end + MARGIN_S)
+        text = await self.engine.speech_translator.translate(audio, unit.source_lang, self._last_english)
+        self._last_english = text
+        return text
+
+    async def _publish_translation(self, unit: Unit, lang: str, text: str, wall: float, mt_s: float) -> None:
+        """`wall`: when the unit's source was committed; in deterministic runs the event's time."""
+        at = self._clock() if self.realtime else wall
+        await self._emit(TranslationEvent(at, unit.id, lang, text, True, unit.source_end, unit.source_lang,
+                                          unit.source_start))
+        stt_ms = (self._unit_walls.get(unit.id, at) - unit.source_end) * 1000
+        self.engine.traces.append(UnitTrace(unit.id, lang, self.speaker, text, stt_ms, mt_s * 1000))
+        lane = self._lanes.get(lang)
+        if lane is not None and text.strip():
+            lane.say(unit.id, text, at)
+
+    async def _emit(self, item: Output) -> None:
+        if not isinstance(item, SpeechAudio):
+            self._observe(item)
+        self._outputs.put_nowait(item)
+
+    def _observe(self, event: WordsEvent | TranslationEvent | SpeechEvent) -> None:
+        telemetry = self.engine.telemetry
+        seen = self._tracker.observe(event.as_json())
+        for s in seen.caption_latency_s:
+            telemetry.observe_caption_latency(s)
+        for s in seen.commit_latency_s:
+            telemetry.observe_commit_latency(s)
+        telemetry.count_words(seen.committed, seen.retracted)
+        for (_, lang), s in seen.ttft_s.items():
+            telemetry.observe_ttft(lang, s)
+        for (unit, lang), s in seen.end_to_end_s.items():
+            telemetry.observe_end_to_end(lang, s)
+            for trace in reversed(self.engine.traces):
+                if trace.unit == unit and trace.lang == lang and trace.speaker == self.speaker:
+                    trace.total_ms = s * 1000
+                    break
+
+    def _first_audio(self, unit: str, lang: str, seconds: float) -> None:
+        self.engine.telemetry.observe_stage("tts", seconds)
+        for trace in reversed(self.engine.traces):
+            if trace.unit == unit and trace.lang == lang and trace.speaker == self.speaker:
+                trace.tts_ms = seconds * 1000
+                break
+
+    def _report_load(self) -> None:
+        telemetry = self.engine.telemetry
+        lag = self.lag_s
+        self.max_lag_s = max(self.max_lag_s, lag)
+        telemetry.set_lag(self.speaker, lag)
+        telemetry.set_queue_depth("tts", sum(lane.depth for lane in self._lanes.values()))
+
+    async def _finish(self) -> None:
+        """When every stage is done (input ended and drained), end the outputs."""
+        try:
+            await asyncio.gather(*self._tasks)
+            for lane in list(self._lanes.values()):
+                await lane.finish()
+            self._outputs.put_nowait(_DONE)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the consumer decides (a room restarts the pipeline)
+            self.engine.telemetry.stage_error("stt")
+            log.exception("pipeline of %s failed", self.speaker)
+            self._outputs.put_nowait(exc)

@@ -1,0 +1,80 @@
+"""One language's spoken output: units synthesized in order, never overlapping.
+
+Audio is released as a real-time sink would play it: in a paced lane a unit starts when the
+previous one has finished playing, so `speech` events carry the wall time the listener hears
+the first frame. Unpaced (deterministic runs) the same schedule is computed, not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from ..events import SpeechEvent
+from ..tts.piper_synth import PiperSynthesizer
+from .outputs import SpeechAudio
+
+Emit = Callable[[object], Awaitable[None]]
+
+
+class SpeechLane:
+    def __init__(self, lang: str, synthesizer: PiperSynthesizer, emit: Emit, clock: Callable[[], float],
+                 paced: bool, on_first_audio: Callable[[str, str, float], None] | None = None):
+        self.lang = lang
+        self.synthesizer = synthesizer
+        self._emit = emit
+        self._clock = clock
+        self._paced = paced
+        self._on_first_audio = on_first_audio
+        self._queue: asyncio.Queue[tuple[str, str, float] | None] = asyncio.Queue()
+        self._play_end = 0.0  # wall time the audio released so far finishes playing
+        self.synthesis_s = 0.0  # time spent waiting for synthesized audio
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"speech-{lang}")
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def say(self, unit: str, text: str, ready_wall: float) -> None:
+        """Queue a unit's translated text, ready at `ready_wall` (used when not paced)."""
+        self._queue.put_nowait((unit, text, ready_wall))
+
+    async def finish(self) -> None:
+        """Speak everything queued, then stop."""
+        self._queue.put_nowait(None)
+        await self.task
+
+    async def _run(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            await self._speak(*item)
+
+    async def _speak(self, unit: str, text: str, ready_wall: float) -> None:
+        audio_s = 0.0
+        t0 = time.perf_counter()
+        previous = None  # hold one chunk back to mark the unit's last
+        async for samples in self.synthesizer.stream(text):
+            self.synthesis_s += time.perf_counter() - t0
+            if previous is None and self._on_first_audio is not None:
+                self._on_first_audio(unit, self.lang, time.perf_counter() - t0)
+            if previous is not None:
+                await self._release(unit, previous, ready_wall, first=audio_s == 0.0)
+                audio_s += previous.duration_s
+            previous = SpeechAudio(unit, self.lang, samples, last=False)
+            t0 = time.perf_counter()
+        if previous is None:
+            return
+        previous.last = True
+        await self._release(unit, previous, ready_wall, first=audio_s == 0.0)
+        audio_s += previous.duration_s
+        await self._emit(SpeechEvent(self._play_end, unit, self.lang, "end", audio_s))
+
+    async def _release(self, unit: str, chunk: SpeechAudio, ready_wall: float, first: bool) -> None:
+        now = self._clock() if self._paced else ready_wall
+        start = max(now, self._play_end)
+        if self._paced and start > now:
+            await asyncio.sleep(start - now)  # the sink is still playing the previous audio
+        if first:
+            await self._emit(SpeechEvent(start, unit, self.lang, "start"))
+        await self._emit(chunk)
+        self._play_end = start + chunk.duration_s

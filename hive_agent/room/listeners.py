@@ -1,0 +1,46 @@
+"""Which target languages a room wants, from the participant attribute `language`.
+
+Rule: every remote participant's `language` attribute is a language they want to hear.
+A speaker's pipeline translates into the languages wanted by the *other* participants,
+minus the speaker's own declared language (listeners of that language hear the original).
+So a speaker who also sets `language` is a listener for everybody else's speech, and their
+own speech is only translated into languages somebody else asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+
+LANGUAGE_ATTRIBUTE = "language"
+
+log = logging.getLogger(__name__)
+_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def parse_language(value: str | None) -> str | None:
+    """`es`, `ES`, `es-ES`, `es_MX` -> `es`; empty, `auto` or malformed -> None."""
+    if not value:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    if code == "auto":
+        return None
+    if not _CODE.match(code):
+        log.warning("ignoring participant language %r: not a language code such as `en` or `es`", value)
+        return None
+    return code
+
+
+def source_language(attributes: Mapping[str, str]) -> str:
+    """The language a speaker speaks: their declared `language`, else `auto` (detect)."""
+    return parse_language(attributes.get(LANGUAGE_ATTRIBUTE)) or "auto"
+
+
+def wanted_languages(participants: Iterable[tuple[str, Mapping[str, str]]], speaker: str,
+                     speaker_language: str) -> set[str]:
+    """Target languages for `speaker`'s pipeline, given (identity, attributes) of everybody present."""
+    wanted = {lang for identity, attributes in participants if identity != speaker
+              if (lang := parse_language(attributes.get(LANGUAGE_ATTRIBUTE))) is not None}
+    wanted.discard(speaker_language)
+    return wanted

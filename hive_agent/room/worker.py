@@ -1,0 +1,160 @@
+"""livekit-agents worker glue: credentials, the shared engine, the AgentServer, start/dev/connect.
+
+Jobs run as threads of this one process (`JobExecutorType.THREAD`), each on its own event loop,
+so every job shares the models that `SharedEngine` loads once, before the worker registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import HiveError, SettingsError
+from ..settings import HiveSettings
+from .agent import DRAIN_TIMEOUT_S, ENGINE_KEY, entrypoint, on_session_end
+
+if TYPE_CHECKING:
+    from livekit.agents import AgentServer, JobProcess
+
+    from ..pipeline.engine import Engine
+
+log = logging.getLogger(__name__)
+
+SERVER_CHECK_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class LiveKitConfig:
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)
+
+
+def livekit_config(url: str | None = None, api_key: str | None = None, api_secret: str | None = None,
+                   env: Mapping[str, str] = os.environ) -> LiveKitConfig:
+    """Flags first, then LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET."""
+    values = {"LIVEKIT_URL": url or env.get("LIVEKIT_URL", ""),
+              "LIVEKIT_API_KEY": api_key or env.get("LIVEKIT_API_KEY", ""),
+              "LIVEKIT_API_SECRET": api_secret or env.get("LIVEKIT_API_SECRET", "")}
+    missing = [name for name, value in values.items() if not value.strip()]
+    if missing:
+        raise SettingsError(
+            f"missing {', '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} in the environment "
+            "or pass --url / --api-key / --api-secret (for a local `livekit-server --dev`: LIVEKIT_URL=ws://localhost:7880 "
+            "LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=secret)")
+    if not values["LIVEKIT_URL"].startswith(("ws://", "wss://", "http://", "https://")):
+        raise SettingsError(f"invalid LIVEKIT_URL {values['LIVEKIT_URL']!r}: expected ws://host:port or wss://host")
+    return LiveKitConfig(values["LIVEKIT_URL"], values["LIVEKIT_API_KEY"], values["LIVEKIT_API_SECRET"])
+
+
+async def check_server(config: LiveKitConfig, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
+    """Fail early and clearly when the server is down or refuses the credentials."""
+    import aiohttp
+    from livekit import api
+
+    try:
+        async with api.LiveKitAPI(config.url, config.api_key, config.api_secret,
+                                  timeout=aiohttp.ClientTimeout(total=timeout)) as lk:
+            await lk.room.list_rooms(api.ListRoomsRequest())
+    except api.TwirpError as exc:
+        if exc.status in (401, 403):
+            raise HiveError(f"the LiveKit server at {config.url} rejected LIVEKIT_API_KEY / "
+                            f"LIVEKIT_API_SECRET ({exc.message}); check both") from None
+        raise HiveError(f"the LiveKit server at {config.url} answered with an error: {exc.message}") from None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise HiveError(f"no LiveKit server reachable at {config.url} ({exc.__class__.__name__}: {exc}); "
+                        "start one (e.g. `livekit-server --dev`) or fix LIVEKIT_URL") from None
+
+
+class SharedEngine:
+    """The process's one Engine: loaded once (thread-safe), handed to every job by `setup`."""
+
+    def __init__(self, settings: HiveSettings, loader: Callable[[HiveSettings], Engine] | None = None):
+        self._settings = settings
+        self._loader = loader
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                loader = self._loader
+                if loader is None:
+                    from ..pipeline.engine import Engine
+
+                    loader = Engine.load
+                self._engine = loader(self._settings)
+            return self._engine
+
+    def setup(self, proc: JobProcess) -> None:
+        """livekit-agents setup (prewarm) hook, run for every job executor of this process."""
+        proc.userdata[ENGINE_KEY] = self.load()
+
+
+def build_server(config: LiveKitConfig, engine: SharedEngine, *, agent_name: str = "") -> AgentServer:
+    from livekit.agents import AgentServer, JobExecutorType
+
+    server = AgentServer(job_executor_type=JobExecutorType.THREAD, ws_url=config.url,
+                         api_key=config.api_key, api_secret=config.api_secret, setup_fnc=engine.setup,
+                         shutdown_process_timeout=DRAIN_TIMEOUT_S + 5)
+    server.rtc_session(entrypoint, agent_name=agent_name, on_session_end=on_session_end)
+    return server
+
+
+def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agent_name: str = "",
+               log_level: str = "INFO") -> None:
+    """`start` / `dev`: register with the server and take jobs until SIGINT/SIGTERM (then drain)."""
+    from livekit.agents.cli import proto
+    from livekit.agents.cli.cli import _run_worker  # what `python -m livekit.agents start` runs
+
+    asyncio.run(check_server(config))
+    engine = SharedEngine(settings)
+    engine.load()  # before the worker registers: no job waits for a model
+    server = build_server(config, engine, agent_name=agent_name)
+    _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
+                                      api_secret=config.api_secret, dev=dev,
+                                      log_format="colored" if dev else "json"))
+
+
+async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, identity: str) -> None:
+    """Run `server` unregistered and send it one job for `room` (created if missing), as
+    livekit-agents' `connect` does. Returns when the server is closed."""
+    from livekit import api
+
+    async def join() -> None:
+        async with api.LiveKitAPI(config.url, config.api_key, config.api_secret) as lk:
+            rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))
+            info = rooms.rooms[0] if rooms.rooms else await lk.room.create_room(api.CreateRoomRequest(name=room))
+        await server.simulate_job(room=room, fake_job=False, room_info=info, agent_identity=identity)
+
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def on_started() -> None:
+        task = asyncio.create_task(join())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    server.once("worker_started", on_started)
+    await server.run(devmode=True, unregistered=True)
+
+
+def run_connect(config: LiveKitConfig, settings: HiveSettings, *, room: str, identity: str) -> None:
+    """`connect --room NAME`: join one room directly, without dispatch, until SIGINT/SIGTERM."""
+
+    async def main() -> None:
+        await check_server(config)
+        engine = SharedEngine(settings)
+        await asyncio.to_thread(engine.load)
+        server = build_server(config, engine)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.aclose()))
+        await serve_room(server, config, room, identity)
+
+    asyncio.run(main())
