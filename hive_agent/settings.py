@@ -25,6 +25,12 @@ class HiveSettings(BaseSettings):
     compute_type: str = Field("auto", description="CTranslate2 compute type; `auto` = int8 on CPU, float16 on GPU")
     cpu_threads: int = Field(2, ge=0, le=256, description="Threads per Whisper call on CPU (0 = all cores)")
 
+    mt_paths: dict[str, Path] = Field(default_factory=dict, description='Marian model directories by pair, e.g. {"en-es": "/models/opus-mt-en-es"}; default models/mt/<src>-<tgt>')
+
+    # --- service ---------------------------------------------------------------------
+    http_host: str = Field("0.0.0.0", description="Address of the HTTP endpoints (/health, /metrics, ...)")
+    http_port: int = Field(8081, ge=1, le=65535, description="Port of the HTTP endpoints")
+
     # --- recognition -----------------------------------------------------------------
     language: str = Field("auto", description="Source language code, or `auto` to detect per utterance")
     chunk_s: float = Field(0.4, gt=0.05, le=5.0, description="Audio seconds between two decodes")

@@ -33,3 +33,18 @@ def whisper_tiny_en(settings):
     from hive_agent.engine import load_whisper
 
     return load_whisper(settings.model_copy(update={"whisper_model": "tiny.en"}))
+
+
+@pytest.fixture(scope="session")
+def tiny_marian_en_es(tmp_path_factory) -> Path:
+    from tiny_marian import build_tiny_marian
+
+    return build_tiny_marian(tmp_path_factory.mktemp("marian-en-es"))
+
+
+@pytest.fixture(scope="session")
+def engine(settings, tiny_marian_en_es):
+    """The process-wide engine as a worker loads it, with a (random-weight) en->es Marian pair."""
+    from hive_agent.pipeline.engine import Engine
+
+    return Engine.load(settings.model_copy(update={"mt_paths": {"en-es": tiny_marian_en_es}}))

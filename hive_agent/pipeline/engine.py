@@ -58,7 +58,7 @@ class Engine:
         whisper = load_whisper(settings)
         telemetry.set_model_info("stt", settings.whisper_model, plan.device, plan.compute_type)
         telemetry.set_stage_up("stt", True)
-        marian = MarianModels(models_dir, device=plan.device)
+        marian = MarianModels(models_dir, overrides=settings.mt_paths, device=plan.device)
         pairs = marian.available_pairs()
         for src, tgt in pairs:
             marian.get(src, tgt)

@@ -19,7 +19,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE, AudioConverter
 from ..events import Word, WordsEvent
 from ..settings import HiveSettings
-from ..text import ends_sentence
+from ..text import ends_sentence, normalise_word
 from .agreement import LocalAgreement
 from .hypothesis import clean_hypothesis
 from .vad import SpeechDetector, VadOptions
@@ -30,8 +30,9 @@ _END = object()
 BLOCK = SAMPLE_RATE // 50  # 20 ms
 LANGUAGE_SWITCH_PROBABILITY = 0.7
 LANGUAGE_SWITCH_MIN_S = 1.0
-END_MARGIN_S = 0.2
-OVERLAP_S = 0.02  # audio kept after the VAD's speech end in the final decode of an utterance
+END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
+OVERLAP_S = 0.02  # a word ending this little after the last commit lies in committed audio
+REPEAT_GAP_S = 0.1  # the last committed word said again this soon after it is a decoder echo
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class StreamingRecognizer:
         self._context_language: str | None = None  # language of the committed words in the buffer
         self._since_decode = 0.0
         self._shown: list[Word] = []
+        self._last_committed: Word | None = None  # stays when the buffer is trimmed
         self._last_committed_end = 0.0
 
     # ---------------------------------------------------------------- input side
@@ -210,18 +212,22 @@ class StreamingRecognizer:
             # After a long pause the previous words stop being useful context.
             self._cut_at(self._audio_s - self.options.vad_pad_s)
 
-    async def _choose_language(self) -> str | None:
+    async def _choose_language(self, final: bool) -> str | None:
         """Auto mode: detect the language of this utterance's own audio until words are committed
-        in it. Detection on a second of audio is unreliable, so the speaker's previous language
+        in it. Detection on under a second of audio is unreliable, so a first guess must be
+        confident (else wait for more audio, returning None), and the speaker's previous language
         holds unless the new one is confident; a switch drops the other language's context."""
         if self._utterance_language is not None:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
         utterance = self._buffer[start:]
         language, probability = await asyncio.to_thread(self.decoder.detect_language, utterance)
+        sure = probability >= LANGUAGE_SWITCH_PROBABILITY and len(utterance) >= LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE
         previous = self._context_language or self._prompt_language
-        if previous is not None and language != previous:
-            if probability < LANGUAGE_SWITCH_PROBABILITY or len(utterance) < LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE:
+        if previous is None:
+            return language if sure or final or probability >= LANGUAGE_SWITCH_PROBABILITY else None
+        if language != previous:
+            if not sure:
                 return previous
             self._cut_at(self._utterance_start)
         return language
@@ -231,7 +237,9 @@ class StreamingRecognizer:
         if not len(self._buffer):
             return
         t0 = time.perf_counter()
-        language = await self._choose_language()
+        language = await self._choose_language(final)
+        if language is None:
+            return  # not sure of the language yet: decode when more audio has come
         audio = self._buffer
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
@@ -266,10 +274,18 @@ class StreamingRecognizer:
         return Word(w.text, self._buffer_start + w.start, self._buffer_start + w.end, w.probability)
 
     def _after_committed(self, tail: list[Word]) -> list[Word]:
-        """Drop leading words that lie inside audio already committed (the decoder saying a
-        committed word again), and keep word times after the last commit."""
+        """Drop leading words the decoder says again although they are committed: words inside
+        committed audio, and a repeat of the last committed word right where it ended (real
+        speech rarely repeats a word with no pause; a decoder at the end of its audio often does).
+        Keep word times after the last commit."""
+        last = normalise_word(self._last_committed.text) if self._last_committed else None
         first = 0
-        while first < len(tail) and tail[first].end <= self._last_committed_end + OVERLAP_S:
+        while first < len(tail):
+            w = tail[first]
+            inside = w.end <= self._last_committed_end + OVERLAP_S
+            repeated = normalise_word(w.text) == last and w.start < self._last_committed_end + REPEAT_GAP_S
+            if not (inside or repeated):
+                break
             first += 1
         return [Word(w.text, max(w.start, self._last_committed_end), max(w.end, self._last_committed_end),
                      w.probability) for w in tail[first:]]
@@ -277,6 +293,7 @@ class StreamingRecognizer:
     def _commit(self, words: list[Word], language: str) -> None:
         if words:
             self._in_buffer.extend(words)
+            self._last_committed = words[-1]
             self._last_committed_end = words[-1].end
             self._context_language = self._utterance_language or language
 
