@@ -14,6 +14,7 @@ from ..engine import load_whisper, plan_device
 from ..errors import ModelError
 from ..mt.batching import BatchingTranslator
 from ..mt.marian import MarianModels
+from ..performance import Performance
 from ..settings import HiveSettings
 from ..stt.whisper_decoder import WhisperDecoder
 from ..telemetry import Telemetry
@@ -46,6 +47,7 @@ class Engine:
     speech: SpeechBank
     telemetry: Telemetry
     speech_translator: WhisperSpeechTranslator
+    performance: Performance = field(default_factory=Performance)
     traces: deque[UnitTrace] = field(default_factory=lambda: deque(maxlen=200))
     _batchers: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _warned: set[str] = field(default_factory=set)

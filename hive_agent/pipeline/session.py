@@ -127,13 +127,16 @@ class SpeakerSession:
         return self._wall_clock()
 
     def _new_recognizer(self, **options) -> StreamingRecognizer:
-        telemetry = self.engine.telemetry
         return StreamingRecognizer(
             self.engine.whisper,
             RecognizerOptions.from_settings(self.engine.settings, catch_up=self.realtime, **options),
             clock=self._clock if self.realtime else None,
-            on_decode=lambda seconds: telemetry.observe_stage("stt", seconds),
-            on_shed=lambda: telemetry.shed("interim_decode"))
+            on_decode=lambda seconds: self._stage_time("stt", seconds),
+            on_shed=lambda: self.engine.telemetry.shed("interim_decode"))
+
+    def _stage_time(self, stage: str, seconds: float) -> None:
+        self.engine.telemetry.observe_stage(stage, seconds)
+        self.engine.performance.record_stage(stage, seconds)
 
     async def _follow_source(self) -> None:
         async for event in self._recognizer:
@@ -156,7 +159,7 @@ class SpeakerSession:
                     raise
                 mt_s = time.perf_counter() - t0
                 self.mt_s += mt_s
-                self.engine.telemetry.observe_stage("mt", mt_s)
+                self._stage_time("mt", mt_s)
                 await self._publish_translation(unit, lang, text, wall, mt_s)
             elif route is None:
                 self.engine.warn_once(f"mt:{unit.source_lang}-{lang}",
@@ -197,6 +200,8 @@ class SpeakerSession:
         for s in seen.commit_latency_s:
             telemetry.observe_commit_latency(s)
         telemetry.count_words(seen.committed, seen.retracted)
+        if isinstance(event, WordsEvent):
+            self.engine.performance.record_words([w.probability for w in event.committed], seen.retracted)
         for (_, lang), s in seen.ttft_s.items():
             telemetry.observe_ttft(lang, s)
         for (unit, lang), s in seen.end_to_end_s.items():
@@ -207,7 +212,7 @@ class SpeakerSession:
                     break
 
     def _first_audio(self, unit: str, lang: str, seconds: float) -> None:
-        self.engine.telemetry.observe_stage("tts", seconds)
+        self._stage_time("tts", seconds)
         for trace in reversed(self.engine.traces):
             if trace.unit == unit and trace.lang == lang and trace.speaker == self.speaker:
                 trace.tts_ms = seconds * 1000

@@ -102,7 +102,8 @@ def build_server(config: LiveKitConfig, engine: SharedEngine, *, agent_name: str
 
     server = AgentServer(job_executor_type=JobExecutorType.THREAD, ws_url=config.url,
                          api_key=config.api_key, api_secret=config.api_secret, setup_fnc=engine.setup,
-                         shutdown_process_timeout=DRAIN_TIMEOUT_S + 5)
+                         shutdown_process_timeout=DRAIN_TIMEOUT_S + 5,
+                         port=0)  # livekit's own health server: any free port; HIVE_HTTP_PORT is HIVE's
     server.rtc_session(entrypoint, agent_name=agent_name, on_session_end=on_session_end)
     return server
 
@@ -113,13 +114,21 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
     from livekit.agents.cli import proto
     from livekit.agents.cli.cli import _run_worker  # what `python -m livekit.agents start` runs
 
+    from ..http_server import BackgroundHttpServer, ServiceState
+
     asyncio.run(check_server(config))
-    engine = SharedEngine(settings)
-    engine.load()  # before the worker registers: no job waits for a model
-    server = build_server(config, engine, agent_name=agent_name)
-    _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
-                                      api_secret=config.api_secret, dev=dev,
-                                      log_format="colored" if dev else "json"))
+    state = ServiceState()
+    http = BackgroundHttpServer(state, settings.http_host, settings.http_port)
+    http.start()  # /health says "loading" (503) until the engine is handed over
+    try:
+        engine = SharedEngine(settings)
+        state.engine = engine.load()  # before the worker registers: no job waits for a model
+        server = build_server(config, engine, agent_name=agent_name)
+        _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
+                                          api_secret=config.api_secret, dev=dev,
+                                          log_format="colored" if dev else "json"))
+    finally:
+        http.close()
 
 
 async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, identity: str) -> None:
@@ -147,14 +156,21 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
 def run_connect(config: LiveKitConfig, settings: HiveSettings, *, room: str, identity: str) -> None:
     """`connect --room NAME`: join one room directly, without dispatch, until SIGINT/SIGTERM."""
 
+    from ..http_server import ServiceState, start_http_server, stop_http_server
+
     async def main() -> None:
         await check_server(config)
-        engine = SharedEngine(settings)
-        await asyncio.to_thread(engine.load)
-        server = build_server(config, engine)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.aclose()))
-        await serve_room(server, config, room, identity)
+        state = ServiceState()
+        http = await start_http_server(state, settings.http_host, settings.http_port)
+        try:
+            engine = SharedEngine(settings)
+            state.engine = await asyncio.to_thread(engine.load)
+            server = build_server(config, engine)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.aclose()))
+            await serve_room(server, config, room, identity)
+        finally:
+            await stop_http_server(http)
 
     asyncio.run(main())
