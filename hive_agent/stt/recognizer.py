@@ -41,7 +41,7 @@ class RecognizerOptions:
     chunk_s: float = 0.4
     pad_s: float = 1.0
     interim_words: int = 2
-    interim_min_probability: float = 0.0
+    interim_min_probability: float = 0.6
     interim_guard_s: float = 0.0
     prompt_chars: int = 200
     trim_s: float = 6.0

@@ -71,11 +71,14 @@ class WhisperDecoder:
                                                   task=task, language=language)
             return self._tokenizers[key]
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        """Language of `audio` alone (16 kHz mono float32) and its probability."""
+    def detect_language(self, audio: np.ndarray, pad_s: float = 2.0) -> tuple[str, float]:
+        """Language of `audio` alone (16 kHz mono float32) and its probability. Trailing silence
+        steadies the guess on short audio (on the dev clips: English at 0.8 s went from `ta`
+        p=0.33 to `en` p=0.98)."""
         if not self.multilingual:
             return "en", 1.0
-        encoded = self.model.encode(self.model.feature_extractor(audio))
+        audio = np.concatenate([audio, np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.float32)])
+        encoded = self.model.encode(self.model.feature_extractor(audio[:30 * SAMPLE_RATE]))
         token, probability = self.model.model.detect_language(encoded)[0][0]
         return token[2:-2], probability
 
