@@ -322,20 +322,18 @@ class StreamingRecognizer:
         length = len(self._buffer) / SAMPLE_RATE
         if length <= self.options.trim_s:
             return
-        if not self._in_buffer:
-            if length > self.options.max_buffer_s:
-                # Nothing committed for too long (noise, a loop): commit what is there, start over.
-                committed = self._agreement.flush()
-                self._commit(committed, self._utterance_language or "")
-                self._emit(committed, self._utterance_language or "", end_of_utterance=False)
-                self._cut_at(self._buffer_start + length - self.options.vad_pad_s)
-            return
-        cut_index = None
-        for i, w in enumerate(self._in_buffer):
+        cut = None
+        for w in self._in_buffer:
             if ends_sentence(w.text) or length > self.options.max_buffer_s:
-                cut_index = i
-        if cut_index is not None:
-            self._cut_at(self._in_buffer[cut_index].end)
+                cut = w.end
+        if cut is not None:
+            self._cut_at(cut)
+        if len(self._buffer) / SAMPLE_RATE > self.options.max_buffer_s:
+            # Nothing committed for too long (noise, a loop): commit what is there, start over.
+            committed = self._agreement.flush()
+            self._commit(committed, self._utterance_language or "")
+            self._emit(committed, self._utterance_language or "", end_of_utterance=False)
+            self._cut_at(self._buffer_start + len(self._buffer) / SAMPLE_RATE - self.options.vad_pad_s)
 
     def _cut_at(self, stream_time: float) -> None:
         drop = int(max(0.0, stream_time - self._buffer_start) * SAMPLE_RATE)

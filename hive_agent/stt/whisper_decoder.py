@@ -26,6 +26,7 @@ from ..events import Word
 
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+SHAPE_STEP_S = 1.0
 MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous text
 
 
@@ -91,7 +92,10 @@ class WhisperDecoder:
         pulls Whisper into translating)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        padded = np.concatenate([audio, np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.float32)])
+        # Round the encoder input up to whole seconds: a few distinct shapes instead of one per
+        # decode keeps the native allocator's memory flat over long streams.
+        total = int(np.ceil((len(audio) / SAMPLE_RATE + pad_s) / SHAPE_STEP_S) * SHAPE_STEP_S * SAMPLE_RATE)
+        padded = np.concatenate([audio, np.zeros(total - len(audio), dtype=np.float32)])
         features = self.model.feature_extractor(padded)
         content_frames = min(features.shape[-1], len(audio) // self.model.feature_extractor.hop_length)
         t1 = time.perf_counter()
