@@ -37,6 +37,5 @@ def load_whisper(settings: HiveSettings) -> WhisperDecoder:
     model_dir = resolve_whisper(settings.whisper_model, settings.resolved_models_dir())
     log.info("loading Whisper %s from %s on %s (%s)", settings.whisper_model, model_dir,
              plan.device, plan.compute_type)
-    decoder = WhisperDecoder(str(model_dir), plan.device, plan.compute_type, settings.cpu_threads)
-    decoder.name = settings.whisper_model
-    return decoder
+    return WhisperDecoder(str(model_dir), plan.device, plan.compute_type, settings.cpu_threads,
+                          name=settings.whisper_model)

@@ -109,8 +109,3 @@ class EventLog:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-
-def read_event_log(path: Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]

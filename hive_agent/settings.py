@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,9 +9,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import SettingsError
-
-_LANG = re.compile(r"^[a-z]{2,3}$")
-
+from .text import is_language_code
 
 class HiveSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HIVE_", env_file=".env", extra="ignore",
@@ -55,7 +52,7 @@ class HiveSettings(BaseSettings):
     @classmethod
     def _language(cls, value: str) -> str:
         value = value.strip().lower()
-        if value != "auto" and not _LANG.match(value):
+        if value != "auto" and not is_language_code(value):
             raise ValueError("must be `auto` or a 2-3 letter language code such as `en` or `de`")
         return value
 

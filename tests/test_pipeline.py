@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,15 @@ def test_units_carry_source_times_and_source_captions_come_first(jfk_en_es):
         committing = next(e for e in jfk_en_es.of("words")
                           if any(w["end"] == unit["source_end"] for w in e["committed"]))
         assert committing["wall"] <= unit["wall"]
+
+
+def test_targets_change_live_without_losing_existing_lanes(engine):
+    async def go() -> None:
+        session = engine.new_session("listeners-change", "auto", {"en"}, realtime=False)
+        session.set_targets({"en", "fr"})  # a listener joins: en keeps its lane, fr has no voice
+        assert set(session._lanes) == {"en"}
+        session.set_targets({"fr"})  # the en listener leaves: its lane stops
+        assert session._lanes == {}
+        await session.aclose()
+
+    asyncio.run(go())

@@ -23,9 +23,7 @@ from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
 from ..settings import load_settings
 from ..slo import compute_report, format_table
 from ..subtitles import cues_from_events, write_captions
-
-DEMO_CLIP = "fw-mit-de"
-
+from ..text import is_language_code
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="translate an audio file: live captions, caption files, speech")
@@ -104,8 +102,11 @@ async def translate_file(engine: Engine, file: Path, source: str, targets: list[
 
 def run(args: argparse.Namespace) -> int:
     targets = [t.strip().lower() for t in args.to.split(",") if t.strip()]
-    if not targets:
-        raise SettingsError("--to needs at least one language code, e.g. --to en")
+    if not targets or not all(is_language_code(t) for t in targets):
+        raise SettingsError(f"--to {args.to!r}: give language codes, comma separated, e.g. --to en,es")
+    if args.source != "auto" and not is_language_code(args.source):
+        raise SettingsError(f"--from {args.source!r}: give `auto` or a language code such as de")
+    read_audio(args.file)  # a missing or unreadable file fails before the models load
     settings = load_settings()
     engine = Engine.load(settings)
     missing = [t for t in targets if t not in engine.speech_languages()]

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..engine import load_whisper, plan_device
-from ..errors import ModelError
 from ..mt.batching import BatchingTranslator
-from ..mt.marian import MarianModels
+from ..mt.marian import MarianModels, converter_command
 from ..performance import Performance
 from ..settings import HiveSettings
 from ..stt.whisper_decoder import WhisperDecoder
@@ -47,6 +46,7 @@ class Engine:
     speech: SpeechBank
     telemetry: Telemetry
     speech_translator: WhisperSpeechTranslator
+    mt_pairs: frozenset[tuple[str, str]] = frozenset()  # found at load: no disk scan per unit
     performance: Performance = field(default_factory=Performance)
     traces: deque[UnitTrace] = field(default_factory=lambda: deque(maxlen=200))
     _batchers: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
@@ -75,14 +75,14 @@ class Engine:
                  plan.device, pairs or "none (Whisper translates to English)", speech.languages())
         speech_translator = WhisperSpeechTranslator(whisper, settings.no_speech_threshold,
                                                     settings.compression_ratio_threshold)
-        return cls(settings, whisper, marian, speech, telemetry, speech_translator)
+        return cls(settings, whisper, marian, speech, telemetry, speech_translator, frozenset(pairs))
 
     # ---------------------------------------------------------------- routes
     def route(self, source: str, target: str) -> str | None:
         """How `source` speech reaches `target` text: identity, marian, whisper, or None."""
         if source == target:
             return "identity"
-        if (source, target) in self.marian.available_pairs():
+        if (source, target) in self.mt_pairs:
             return "marian"
         if target == "en" and self.whisper.multilingual:
             return "whisper"
@@ -106,12 +106,14 @@ class Engine:
         if count is not None:
             count()
 
-    def missing_route_message(self, source: str, target: str) -> str:
-        try:
-            self.marian.get(source, target)
-        except ModelError as exc:
-            return f"no translation {source}->{target}, captions stay in {source}: {exc}"
-        return f"no translation {source}->{target}"
+    def warn_missing_route(self, source: str, target: str) -> None:
+        """Once per pair: a language nobody can translate into gets no captions, not a crash."""
+        key = f"mt:{source}-{target}"
+        if key not in self._warned:
+            fix = converter_command(source, target, self.marian.model_dir(source, target))
+            self.warn_once(key, f"no translation {source}->{target}: no model in "
+                                f"{self.marian.model_dir(source, target)} (create it with: {fix})")
+        self.telemetry.shed(f"no_route_{source}_{target}")
 
     def new_session(self, speaker: str, source_language: str = "auto", targets: Iterable[str] = (),
                     clock: Callable[[], float] | None = None, realtime: bool = True):

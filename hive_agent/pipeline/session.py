@@ -52,10 +52,13 @@ class SpeakerSession:
         self.max_lag_s = 0.0
         self.mt_s = 0.0  # compute spent translating
         self._started = False
-        self._unit_walls: dict[str, float] = {}  # unit -> wall its source was committed (traces)
-        settings = engine.settings
+        self._traces: dict[tuple[str, str], UnitTrace] = {}  # (unit, lang) until its speech started
+        self._units_in: asyncio.Queue[tuple[Unit, float] | None] = asyncio.Queue()
         self._recognizer = self._new_recognizer(language=source_language)
-        self._tasks = [asyncio.get_running_loop().create_task(self._follow_source(), name=f"source-{speaker}")]
+        loop = asyncio.get_running_loop()
+        # Recognition and translation run side by side: captions never wait for MT.
+        self._tasks = [loop.create_task(self._follow_source(), name=f"source-{speaker}"),
+                       loop.create_task(self._translate_units(), name=f"translate-{speaker}")]
         engine.telemetry.session_started(speaker)
         self.set_targets(targets)
 
@@ -78,13 +81,15 @@ class SpeakerSession:
             if lane is not None:
                 lane.task.cancel()  # nobody listens to this language any more
         self._targets = targets
-        for lang in targets:
-            if lang not in self._lanes and (synth := self.engine.speech.get(lang)) is not None:
-                self._lanes[lang] = SpeechLane(lang, synth, self._emit, self._clock, self.realtime,
-                                               on_first_audio=self._first_audio)
-            elif synth is None and lang not in self._lanes:
+        for lang in targets - set(self._lanes):
+            synth = self.engine.speech.get(lang)
+            if synth is None:
                 self.engine.warn_once(f"voice:{lang}", f"no voice for {lang}: captions only",
                                       lambda lang=lang: self.engine.telemetry.shed(f"no_voice_{lang}"))
+                continue
+            lane = SpeechLane(lang, synth, self._emit, self._clock, self.realtime, on_first_audio=self._first_audio)
+            lane.task.add_done_callback(self._lane_done)
+            self._lanes[lang] = lane
 
     def end_input(self) -> None:
         """The speaker is gone: finish what was heard (translated and spoken), then end outputs."""
@@ -132,18 +137,26 @@ class SpeakerSession:
             RecognizerOptions.from_settings(self.engine.settings, catch_up=self.realtime, **options),
             clock=self._clock if self.realtime else None,
             on_decode=lambda seconds: self._stage_time("stt", seconds),
-            on_shed=lambda: self.engine.telemetry.shed("interim_decode"))
+            on_shed=lambda: self.engine.telemetry.shed("interim_decode"),
+            on_error=lambda: self.engine.telemetry.stage_error("stt"))
 
     def _stage_time(self, stage: str, seconds: float) -> None:
         self.engine.telemetry.observe_stage(stage, seconds)
         self.engine.performance.record_stage(stage, seconds)
 
     async def _follow_source(self) -> None:
-        async for event in self._recognizer:
-            await self._emit(event)
-            for unit in self._units.push(event):
-                self._unit_walls[unit.id] = event.wall
-                await self._translate(unit, event.wall)
+        try:
+            async for event in self._recognizer:
+                await self._emit(event)
+                for unit in self._units.push(event):
+                    self._units_in.put_nowait((unit, event.wall))
+        finally:
+            self._units_in.put_nowait(None)
+
+    async def _translate_units(self) -> None:
+        """Units in the order they were committed, each into every wanted language."""
+        while (item := await self._units_in.get()) is not None:
+            await self._translate(*item)
 
     async def _translate(self, unit: Unit, wall: float) -> None:
         async def one(lang: str) -> None:
@@ -162,9 +175,7 @@ class SpeakerSession:
                 self._stage_time("mt", mt_s)
                 await self._publish_translation(unit, lang, text, wall, mt_s)
             elif route is None:
-                self.engine.warn_once(f"mt:{unit.source_lang}-{lang}",
-                                      self.engine.missing_route_message(unit.source_lang, lang),
-                                      lambda: self.engine.telemetry.shed(f"no_route_{unit.source_lang}_{lang}"))
+                self.engine.warn_missing_route(unit.source_lang, lang)
 
         await asyncio.gather(*(one(lang) for lang in sorted(self._targets)))
 
@@ -181,10 +192,11 @@ class SpeakerSession:
         at = self._clock() if self.realtime else wall
         await self._emit(TranslationEvent(at, unit.id, lang, text, True, unit.source_end, unit.source_lang,
                                           unit.source_start))
-        stt_ms = (self._unit_walls.get(unit.id, at) - unit.source_end) * 1000
-        self.engine.traces.append(UnitTrace(unit.id, lang, self.speaker, text, stt_ms, mt_s * 1000))
+        trace = UnitTrace(unit.id, lang, self.speaker, text, (wall - unit.source_end) * 1000, mt_s * 1000)
+        self.engine.traces.append(trace)
         lane = self._lanes.get(lang)
         if lane is not None and text.strip():
+            self._traces[(unit.id, lang)] = trace  # completed when its speech starts
             lane.say(unit.id, text, at)
 
     async def _emit(self, item: Output) -> None:
@@ -201,22 +213,24 @@ class SpeakerSession:
             telemetry.observe_commit_latency(s)
         telemetry.count_words(seen.committed, seen.retracted)
         if isinstance(event, WordsEvent):
-            self.engine.performance.record_words([w.probability for w in event.committed], seen.retracted)
+            self.engine.performance.record_words([min(1.0, max(0.0, w.probability)) for w in event.committed],
+                                                 seen.retracted)
         for (_, lang), s in seen.ttft_s.items():
             telemetry.observe_ttft(lang, s)
-        for (unit, lang), s in seen.end_to_end_s.items():
-            telemetry.observe_end_to_end(lang, s)
-            for trace in reversed(self.engine.traces):
-                if trace.unit == unit and trace.lang == lang and trace.speaker == self.speaker:
-                    trace.total_ms = s * 1000
-                    break
+        for key, s in seen.end_to_end_s.items():
+            telemetry.observe_end_to_end(key[1], s)
+            if (trace := self._traces.pop(key, None)) is not None:
+                trace.total_ms = s * 1000
 
     def _first_audio(self, unit: str, lang: str, seconds: float) -> None:
         self._stage_time("tts", seconds)
-        for trace in reversed(self.engine.traces):
-            if trace.unit == unit and trace.lang == lang and trace.speaker == self.speaker:
-                trace.tts_ms = seconds * 1000
-                break
+        if (trace := self._traces.get((unit, lang))) is not None:
+            trace.tts_ms = seconds * 1000
+
+    def _lane_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.engine.telemetry.stage_error("tts")
+            log.error("speech of %s failed", self.speaker, exc_info=task.exception())
 
     def _report_load(self) -> None:
         telemetry = self.engine.telemetry
@@ -235,6 +249,5 @@ class SpeakerSession:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the consumer decides (a room restarts the pipeline)
-            self.engine.telemetry.stage_error("stt")
             log.exception("pipeline of %s failed", self.speaker)
             self._outputs.put_nowait(exc)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+
+import numpy as np
 from collections.abc import Awaitable, Callable
 
 from ..events import SpeechEvent
@@ -50,24 +52,21 @@ class SpeechLane:
             await self._speak(*item)
 
     async def _speak(self, unit: str, text: str, ready_wall: float) -> None:
+        """Each chunk goes out as soon as it is synthesized (the first clause first); an empty
+        chunk marks the unit's end, so no chunk waits for the next to be known as the last."""
         audio_s = 0.0
         t0 = time.perf_counter()
-        previous = None  # hold one chunk back to mark the unit's last
         async for samples in self.synthesizer.stream(text):
             self.synthesis_s += time.perf_counter() - t0
-            if previous is None and self._on_first_audio is not None:
+            if audio_s == 0.0 and self._on_first_audio is not None:
                 self._on_first_audio(unit, self.lang, time.perf_counter() - t0)
-            if previous is not None:
-                await self._release(unit, previous, ready_wall, first=audio_s == 0.0)
-                audio_s += previous.duration_s
-            previous = SpeechAudio(unit, self.lang, samples, last=False)
+            chunk = SpeechAudio(unit, self.lang, samples, last=False)
+            await self._release(unit, chunk, ready_wall, first=audio_s == 0.0)
+            audio_s += chunk.duration_s
             t0 = time.perf_counter()
-        if previous is None:
-            return
-        previous.last = True
-        await self._release(unit, previous, ready_wall, first=audio_s == 0.0)
-        audio_s += previous.duration_s
-        await self._emit(SpeechEvent(self._play_end, unit, self.lang, "end", audio_s))
+        if audio_s:
+            await self._emit(SpeechAudio(unit, self.lang, np.zeros(0, np.int16), last=True))
+            await self._emit(SpeechEvent(self._play_end, unit, self.lang, "end", audio_s))
 
     async def _release(self, unit: str, chunk: SpeechAudio, ready_wall: float, first: bool) -> None:
         now = self._clock() if self._paced else ready_wall

@@ -16,7 +16,6 @@ from ..text import ends_clause, ends_sentence
 @dataclass(frozen=True)
 class Unit:
     id: str
-    lang: str  # language of `text`
     text: str
     source_start: float
     source_end: float
@@ -30,8 +29,7 @@ class UnitRules:
 
 
 class UnitBuilder:
-    def __init__(self, rules: UnitRules = UnitRules(), prefix: str = "u"):
-        self.prefix = prefix
+    def __init__(self, rules: UnitRules = UnitRules()):
         self.rules = rules
         self._words: list[Word] = []
         self._lang = ""
@@ -41,23 +39,23 @@ class UnitBuilder:
         """Take a words event; return the units it completes."""
         units: list[Unit] = []
         if self._words and event.lang != self._lang:
-            units += self._cut(self._lang)
+            units += self._cut()
         self._lang = event.lang
         for word in event.committed:
             self._words.append(word)
             n = len(self._words)
             if ends_sentence(word.text) or n >= self.rules.max_words \
                     or (ends_clause(word.text) and n >= self.rules.min_clause_words):
-                units += self._cut(event.lang)
+                units += self._cut()
         if event.end_of_utterance:
-            units += self._cut(event.lang)
+            units += self._cut()
         return units
 
-    def _cut(self, source_lang: str) -> list[Unit]:
+    def _cut(self) -> list[Unit]:
         if not self._words:
             return []
         self._count += 1
-        unit = Unit(f"{self.prefix}{self._count}", self._lang, " ".join(w.text for w in self._words),
-                    self._words[0].start, self._words[-1].end, source_lang)
+        unit = Unit(f"u{self._count}", " ".join(w.text for w in self._words),
+                    self._words[0].start, self._words[-1].end, self._lang)
         self._words = []
         return [unit]

@@ -81,6 +81,7 @@ class SpeakerPipeline:
         self._track_lock = asyncio.Lock()
         self._ended = False
         self._failed_sessions: set[int] = set()
+        self._sessions_opened = 0
 
     def __repr__(self) -> str:
         return f"SpeakerPipeline({self.identity}/{self.track_sid})"
@@ -166,9 +167,10 @@ class SpeakerPipeline:
     def _open_session(self) -> Any:
         if self._ended or asyncio.get_running_loop().time() < self._retry_at:
             return None
+        self._sessions_opened += 1  # a fresh name: telemetry series of a closed session stay closed
         self._session = self._engine.new_session(
-            speaker=f"{self.identity}/{self.track_sid}", source_language=self.source_language,
-            targets=set(self.targets), clock=None)
+            speaker=f"{self.identity}/{self.track_sid}/{self._sessions_opened}",
+            source_language=self.source_language, targets=set(self.targets), clock=None)
         self._last_consumer = self._spawn(self._consume(self._session, self._last_consumer))
         return self._session
 
@@ -208,6 +210,8 @@ class SpeakerPipeline:
             self._fail(session, exc)
         finally:
             await self._captions.finish()
+            if id(session) not in self._failed_sessions:  # a failed one is closed by _fail
+                await session.aclose()
 
     async def _handle(self, out: Any) -> None:
         if isinstance(out, (WordsEvent, TranslationEvent)):

@@ -130,7 +130,6 @@ class SpeechTrack:
         self._source: rtc.AudioSource | None = None
         self._track_sid: str | None = None
         self._feeder: asyncio.Task[None] | None = None
-        self.frames_sent = 0
 
     async def start(self) -> None:
         self._source = self._rtc.AudioSource(SPEECH_SAMPLE_RATE, 1, queue_size_ms=AUDIO_QUEUE_MS)
@@ -190,4 +189,3 @@ class SpeechTrack:
     async def _capture(self, samples: np.ndarray) -> None:
         frame = self._rtc.AudioFrame(samples.tobytes(), SPEECH_SAMPLE_RATE, 1, len(samples))
         await self._source.capture_frame(frame)
-        self.frames_sent += 1

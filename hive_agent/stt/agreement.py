@@ -34,6 +34,3 @@ class LocalAgreement:
         """Commit the whole pending tail (end of utterance or end of input)."""
         committed, self._previous = self._previous, []
         return committed
-
-    def reset(self) -> None:
-        self._previous = []

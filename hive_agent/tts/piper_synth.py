@@ -70,7 +70,6 @@ class PiperSynthesizer:
             log.warning("Piper voice %s: onnxruntime has no CUDA provider (install "
                         "onnxruntime-gpu for GPU speech); running on the CPU", voice.name)
             use_cuda = False
-        self.voice = voice
         self.voice_name = voice.name
         self.language = voice.language
         self._piper = PiperVoice.load(voice.model, voice.config, use_cuda=use_cuda)
