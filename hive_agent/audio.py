@@ -79,7 +79,10 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
             rate = stream.codec_context.sample_rate
-            chunks = [frame.to_ndarray() for frame in container.decode(stream)]
+            # Planar frames are (channels, samples); packed ones interleave into one row.
+            chunks = [frame.to_ndarray() if frame.format.is_planar
+                      else frame.to_ndarray().reshape(-1, len(frame.layout.channels)).T
+                      for frame in container.decode(stream)]
     except Exception as exc:  # noqa: BLE001
         raise AudioFormatError(f"cannot decode audio file {path}: {exc}") from exc
     if not chunks:
@@ -95,5 +98,5 @@ def to_pipeline_rate(data: np.ndarray, rate: int) -> np.ndarray:
     """Whole-file conversion (offline passes and tests)."""
     conv = AudioConverter()
     channels = data.shape[1] if data.ndim == 2 else 1
-    out = conv.convert(data if data.ndim == 2 else data, rate, channels)
+    out = conv.convert(data, rate, channels)
     return np.concatenate([out, conv.flush()])

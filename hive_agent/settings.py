@@ -56,6 +56,17 @@ class HiveSettings(BaseSettings):
             raise ValueError("must be `auto` or a 2-3 letter language code such as `en` or `de`")
         return value
 
+    @field_validator("mt_paths")
+    @classmethod
+    def _mt_paths(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for pair, path in value.items():
+            source, _, target = pair.partition("-")
+            if not (is_language_code(source) and is_language_code(target)):
+                raise ValueError(f"keys are language pairs such as `en-es`, got {pair!r}")
+            if not Path(path).expanduser().is_dir():
+                raise ValueError(f"the {pair} model directory {path} does not exist")
+        return value
+
     @field_validator("compute_type")
     @classmethod
     def _compute_type(cls, value: str) -> str:

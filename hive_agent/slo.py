@@ -443,3 +443,13 @@ def format_table(reports: SloReport | Mapping[str, SloReport] | Sequence[tuple[s
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
                      for row in table)
+
+
+def print_run_summary(name: str, events: list[dict], audio_s: float, compute_s: float, extra: str) -> None:
+    """The end of a --realtime run: the SLO table, then cost figures (`extra`) and peak RSS."""
+    import resource
+
+    print()
+    print(format_table({name: compute_report(events, audio_s=audio_s, compute_s=compute_s)}))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{extra}, peak RSS {peak_mb:.0f} MB")

@@ -3,17 +3,13 @@ the real engine (Whisper base, Piper), a real clip through a real session, a rea
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import numpy as np
 import pytest
 
 from eval_data import clip
-from hive_agent.audio import read_audio
+from pipeline_run import run_clip
 from hive_agent.errors import SettingsError
-from hive_agent.events import WordsEvent
-from hive_agent.file_source import feed_samples
 from hive_agent.http_server import BackgroundHttpServer, ServiceState, start_http_server, stop_http_server
 from hive_agent.models import cuda_available
 from hive_agent.performance import Performance
@@ -91,27 +87,10 @@ def server(http_engine):
 
 
 @pytest.fixture(scope="module")
-def jfk_run(http_engine) -> list[WordsEvent]:
+def jfk_run(http_engine) -> list[dict]:
     """fw-jfk through a real session (deterministic pace), English captions and speech."""
-    data, rate = read_audio(clip("fw-jfk")[0])
-    words: list[WordsEvent] = []
-
-    async def go() -> None:
-        session = http_engine.new_session("t", "auto", {"en"}, realtime=False)
-
-        async def consume() -> None:
-            async for out in session.outputs():
-                if isinstance(out, WordsEvent):
-                    words.append(out)
-
-        consumer = asyncio.create_task(consume())
-        await feed_samples(data, rate, session.push_frame)
-        session.end_input()
-        await consumer
-        await session.aclose()
-
-    asyncio.run(go())
-    return words
+    run = run_clip(http_engine, clip("fw-jfk")[0], ["en"])
+    return [e for e in run.events if e["type"] == "words"]
 
 
 async def test_every_endpoint_says_loading_until_the_engine_is_handed_over(http_engine):
@@ -168,7 +147,7 @@ async def test_health_is_down_while_a_stage_is_marked_down(server, http_engine):
 
 
 async def test_a_real_clip_shows_in_traces_performance_and_metrics(server, http_engine, jfk_run):
-    committed = sum(len(event.committed) for event in jfk_run)
+    committed = sum(len(event["committed"]) for event in jfk_run)
     assert committed >= 15  # "And so my fellow Americans ..." (22 words)
     async with httpx.AsyncClient(base_url=server) as client:
         traces = (await client.get("/trace/recent", params={"n": 50})).json()
@@ -179,7 +158,7 @@ async def test_a_real_clip_shows_in_traces_performance_and_metrics(server, http_
 
     units = traces["units"]
     assert traces["n"] == len(units) >= 2
-    assert all(u["lang"] == "en" and u["speaker"] == "t" and u["text"].strip() for u in units)
+    assert all(u["lang"] == "en" and u["speaker"] == "test-speaker" and u["text"].strip() for u in units)
     assert all(u["stt_ms"] is not None and u["mt_ms"] == 0.0 for u in units)  # en->en: no MT call
     spoken = [u for u in units if u["tts_ms"] is not None]
     assert spoken and all(u["tts_ms"] > 0 and u["total_ms"] is not None for u in spoken)

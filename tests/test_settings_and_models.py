@@ -23,6 +23,8 @@ from eval_data import REPO
     ("HIVE_COMPUTE_TYPE", "int3", "int8"),
     ("HIVE_VAD_THRESHOLD", "1.5", "less than 1"),
     ("HIVE_TRIM_S", "20", "max_buffer_s"),
+    ("HIVE_MT_PATHS", '{"en_es": "/tmp"}', "language pairs"),
+    ("HIVE_MT_PATHS", '{"en-es": "/nonexistent/opus-mt-en-es"}', "does not exist"),
 ])
 def test_invalid_setting_names_the_variable(monkeypatch, env, value, fragment):
     monkeypatch.setenv(env, value)

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"vad: {silero_vad_path()}")
     for lang, voice in sorted(resolve_voices(models_dir).items()):
         print(f"voice {lang}: {voice.name} ({voice.model})")
-    pairs = MarianModels(models_dir).available_pairs()
+    pairs = MarianModels(models_dir, overrides=settings.mt_paths).available_pairs()
     print("mt pairs: " + (", ".join(f"{s}-{t}" for s, t in pairs) or
                           f"none in {models_dir / 'mt'} (Whisper's own translation serves English)"))
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 from pathlib import Path
 
 from ..captions import CaptionPrinter
@@ -13,7 +12,7 @@ from ..events import EventLog
 from ..audio import read_audio
 from ..file_source import RealtimeClock
 from ..settings import load_settings
-from ..slo import compute_report, format_table
+from ..slo import print_run_summary
 from ..stt.drive import recognize
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
 
@@ -52,10 +51,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         log.close()
     if args.realtime:
-        report = compute_report(log.events, audio_s=audio_s, compute_s=recognizer.stats.compute_s)
-        print()
-        print(format_table({args.file.stem: report}))
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"decodes {recognizer.stats.decodes}, shed {recognizer.stats.skipped_decodes}, "
-              f"largest buffer {recognizer.stats.max_buffer_s:.1f} s, peak RSS {peak_mb:.0f} MB")
+        stats = recognizer.stats
+        print_run_summary(args.file.stem, log.events, audio_s, stats.compute_s,
+                          f"decodes {stats.decodes}, shed {stats.skipped_decodes}, "
+                          f"largest buffer {stats.max_buffer_s:.1f} s")
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import sys
 from pathlib import Path
 
@@ -21,14 +20,15 @@ from ..file_source import RealtimeClock, feed_samples
 from ..pipeline.engine import Engine
 from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
 from ..settings import load_settings
-from ..slo import compute_report, format_table
+from ..slo import print_run_summary
 from ..subtitles import cues_from_events, write_captions
 from ..text import is_language_code
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="translate an audio file: live captions, caption files, speech")
     p.add_argument("file", type=Path, help="wav, flac or mp3")
-    p.add_argument("--from", dest="source", default="auto", help="source language code or `auto` (default)")
+    p.add_argument("--from", dest="source", default=None,
+                   help="source language code or `auto` (default: HIVE_LANGUAGE, which defaults to auto)")
     p.add_argument("--to", required=True, help="target languages, comma separated, e.g. en or en,es")
     p.add_argument("--realtime", action="store_true", help="pace audio at wall-clock speed; compute time counts")
     p.add_argument("--captions", type=Path, help="write captions (.vtt or .srt); one file per target language "
@@ -104,10 +104,11 @@ def run(args: argparse.Namespace) -> int:
     targets = [t.strip().lower() for t in args.to.split(",") if t.strip()]
     if not targets or not all(is_language_code(t) for t in targets):
         raise SettingsError(f"--to {args.to!r}: give language codes, comma separated, e.g. --to en,es")
-    if args.source != "auto" and not is_language_code(args.source):
+    if args.source not in (None, "auto") and not is_language_code(args.source):
         raise SettingsError(f"--from {args.source!r}: give `auto` or a language code such as de")
     read_audio(args.file)  # a missing or unreadable file fails before the models load
     settings = load_settings()
+    source = args.source or settings.language
     engine = Engine.load(settings)
     missing = [t for t in targets if t not in engine.speech_languages()]
     if missing:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     log = EventLog(args.events)
     timeline = SpeechTimeline()
     try:
-        session, audio_s = asyncio.run(translate_file(engine, args.file, args.source, targets, args.realtime,
+        session, audio_s = asyncio.run(translate_file(engine, args.file, source, targets, args.realtime,
                                                       log, timeline))
     finally:
         log.close()
@@ -130,10 +131,7 @@ def run(args: argparse.Namespace) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             soundfile.write(str(path), timeline.render(lang), SPEECH_SAMPLE_RATE, subtype="PCM_16")
     if args.realtime:
-        report = compute_report(log.events, audio_s=audio_s, compute_s=session.compute_s)
-        print()
-        print(format_table({args.file.stem: report}))
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"largest lag {session.max_lag_s:.2f} s, shed decodes {session.recognizer.stats.skipped_decodes}, "
-              f"peak RSS {peak_mb:.0f} MB")
+        print_run_summary(args.file.stem, log.events, audio_s, session.compute_s,
+                          f"largest lag {session.max_lag_s:.2f} s, "
+                          f"shed decodes {session.recognizer.stats.skipped_decodes}")
     return 0

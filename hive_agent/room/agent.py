@@ -100,8 +100,12 @@ class SpeakerPipeline:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            try:
                 await asyncio.wait_for(self._reader, STREAM_END_TIMEOUT_S)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:  # noqa: BLE001 - the stream broke; what was heard still drains
+                log.exception("%r: audio stream failed", self)
         self._ended = True
         self._end_session()
         await self._wait_tasks()
