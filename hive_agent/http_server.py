@@ -8,8 +8,10 @@ is handed over (`ServiceState.engine`), then 200 "ready" while every stage is up
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -89,11 +91,19 @@ async def health(request: web.Request) -> web.Response:
                   "stages": {stage: _stage_status(engine, stage) for stage in STAGES}})
 
 
-async def health_stt(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return _loading(state)
+def needs_engine(handler: Callable[[web.Request, ServiceState, Engine], Awaitable[web.Response]]):
+    """A stage endpoint: 503 "loading" until the engine is handed over."""
+    @functools.wraps(handler)
+    async def endpoint(request: web.Request) -> web.Response:
+        state = request.app[STATE_KEY]
+        if state.engine is None:
+            return _loading(state)
+        return await handler(request, state, state.engine)
+    return endpoint
+
+
+@needs_engine
+async def health_stt(request: web.Request, state: ServiceState, engine: Engine) -> web.Response:
     whisper = engine.whisper
     return _json({"status": _stage_status(engine, "stt"), "model": whisper.name, "device": whisper.device,
                   "compute_type": whisper.compute_type, "multilingual": whisper.multilingual,
@@ -101,11 +111,8 @@ async def health_stt(request: web.Request) -> web.Response:
                   "latency_p95_ms": engine.performance.latency_p95_ms("stt")})
 
 
-async def health_mt(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return _loading(state)
+@needs_engine
+async def health_mt(request: web.Request, state: ServiceState, engine: Engine) -> web.Response:
     return _json({"status": _stage_status(engine, "mt"),
                   "pairs": [f"{src}-{tgt}" for src, tgt in engine.marian.available_pairs()],
                   "whisper_to_english": engine.whisper.multilingual,
@@ -113,20 +120,14 @@ async def health_mt(request: web.Request) -> web.Response:
                   "latency_p95_ms": engine.performance.latency_p95_ms("mt")})
 
 
-async def health_tts(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return _loading(state)
+@needs_engine
+async def health_tts(request: web.Request, state: ServiceState, engine: Engine) -> web.Response:
     return _json({"status": _stage_status(engine, "tts"), "engines": ["piper"], "voices": _voices(engine),
                   "latency_p95_ms": engine.performance.latency_p95_ms("tts")})
 
 
-async def performance(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return _loading(state)
+@needs_engine
+async def performance(request: web.Request, state: ServiceState, engine: Engine) -> web.Response:
     return _json({"uptime_s": state.uptime_s(), **engine.performance.snapshot()})
 
 
@@ -145,15 +146,12 @@ def _rounded(fields: dict) -> dict:
     return {key: round(value, 1) if isinstance(value, float) else value for key, value in fields.items()}
 
 
-async def trace_recent(request: web.Request) -> web.Response:
+@needs_engine
+async def trace_recent(request: web.Request, state: ServiceState, engine: Engine) -> web.Response:
     raw = request.query.get("n")
     n = _trace_count(raw)
     if n is None:
         return _json({"error": f"n must be an integer from 1 to {TRACE_MAX_N}, got {raw!r}"}, status=400)
-    state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return _loading(state)
     traces = tuple(engine.traces)[-n:]  # one C-level copy: sessions append from other threads
     return _json({"n": len(traces), "units": [_rounded(asdict(trace)) for trace in traces]})
 
