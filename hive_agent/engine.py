@@ -32,8 +32,8 @@ def plan_device(settings: HiveSettings) -> DevicePlan:
     return DevicePlan(device, compute)
 
 
-def load_whisper(settings: HiveSettings) -> WhisperDecoder:
-    plan = plan_device(settings)
+def load_whisper(settings: HiveSettings, plan: DevicePlan | None = None) -> WhisperDecoder:
+    plan = plan or plan_device(settings)
     model_dir = resolve_whisper(settings.whisper_model, settings.resolved_models_dir())
     log.info("loading Whisper %s from %s on %s (%s)", settings.whisper_model, model_dir,
              plan.device, plan.compute_type)

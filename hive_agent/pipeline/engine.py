@@ -57,7 +57,7 @@ class Engine:
         telemetry = telemetry or Telemetry()
         plan = plan_device(settings)
         models_dir = settings.resolved_models_dir()
-        whisper = load_whisper(settings)
+        whisper = load_whisper(settings, plan)
         telemetry.set_model_info("stt", settings.whisper_model, plan.device, plan.compute_type)
         telemetry.set_stage_up("stt", True)
         marian = MarianModels(models_dir, overrides=settings.mt_paths, device=plan.device)

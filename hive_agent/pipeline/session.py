@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 import numpy as np
 
-from ..audio import AudioConverter
 from ..events import SpeechEvent, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock
 from ..slo import SloTracker
@@ -43,7 +42,6 @@ class SpeakerSession:
         self._outputs: asyncio.Queue = asyncio.Queue()
         self._tracker = SloTracker()
         self._units = UnitBuilder()
-        self._converter = AudioConverter()
         self._history = AudioHistory()
         self._last_english = ""  # prompt for Whisper's translation of the next unit
         self._lanes: dict[str, SpeechLane] = {}
@@ -69,7 +67,6 @@ class SpeakerSession:
             self._wall_clock.start()
         self._started = True
         self._recognizer.push_frame(samples, sample_rate, num_channels)
-        self._history.append(self._converter.convert(samples, sample_rate, num_channels))
         self._pushed_s += len(samples) / num_channels / sample_rate
         self._report_load()
 
@@ -138,7 +135,8 @@ class SpeakerSession:
             clock=self._clock if self.realtime else None,
             on_decode=lambda seconds: self._stage_time("stt", seconds),
             on_shed=lambda: self.engine.telemetry.shed("interim_decode"),
-            on_error=lambda: self.engine.telemetry.stage_error("stt"))
+            on_error=lambda: self.engine.telemetry.stage_error("stt"),
+            on_audio=self._history.append)
 
     def _stage_time(self, stage: str, seconds: float) -> None:
         self.engine.telemetry.observe_stage(stage, seconds)

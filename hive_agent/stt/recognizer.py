@@ -79,13 +79,15 @@ class StreamingRecognizer:
     def __init__(self, decoder: WhisperDecoder, options: RecognizerOptions,
                  clock: Callable[[], float] | None = None,
                  on_decode: Callable[[float], None] | None = None, on_shed: Callable[[], None] | None = None,
-                 on_error: Callable[[], None] | None = None):
+                 on_error: Callable[[], None] | None = None,
+                 on_audio: Callable[[np.ndarray], None] | None = None):
         self.decoder = decoder
         self.options = options
         self._clock = clock
         self._on_decode = on_decode
         self._on_shed = on_shed
         self._on_error = on_error
+        self._on_audio = on_audio  # sees the converted 16 kHz audio (the session keeps a history)
         self._converter = AudioConverter()
         self._unblocked = np.zeros(0, dtype=np.float32)
         self._vad = SpeechDetector(options.vad)
@@ -118,7 +120,10 @@ class StreamingRecognizer:
         Audio is re-cut into fixed blocks so that the VAD and the decode schedule, and so the
         words, do not depend on how the source happens to frame its audio."""
         self._ensure_started()
-        self._unblocked = np.concatenate([self._unblocked, self._converter.convert(samples, sample_rate, num_channels)])
+        audio = self._converter.convert(samples, sample_rate, num_channels)
+        if self._on_audio is not None:
+            self._on_audio(audio)
+        self._unblocked = np.concatenate([self._unblocked, audio])
         whole = len(self._unblocked) // BLOCK * BLOCK
         for offset in range(0, whole, BLOCK):
             self._inbox.put_nowait(self._unblocked[offset:offset + BLOCK])
@@ -229,7 +234,7 @@ class StreamingRecognizer:
         sure = probability >= LANGUAGE_SWITCH_PROBABILITY and len(utterance) >= LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE
         previous = self._context_language or self._prompt_language
         if previous is None:
-            return language if sure or final or probability >= LANGUAGE_SWITCH_PROBABILITY else None
+            return language if final or probability >= LANGUAGE_SWITCH_PROBABILITY else None
         if language != previous:
             if not sure:
                 return previous
