@@ -2,7 +2,8 @@
 
 from hive_agent.events import Word
 from hive_agent.stt.agreement import LocalAgreement
-from hive_agent.stt.hypothesis import cut_repetition, drop_trailing_instants, words_in_audio
+from hive_agent.stt.hypothesis import clean_hypothesis, cut_repetition, drop_trailing_instants, words_in_audio
+from hive_agent.stt.whisper_decoder import DecodeResult
 
 
 def words(text: str, start: float = 0.0, step: float = 0.3) -> list[Word]:
@@ -74,3 +75,22 @@ def test_words_in_padding_and_instant_tail_are_dropped():
     assert texts(words_in_audio(ws, content_end=1.0)) == ["real"]
     ws = [Word("real", 0.0, 0.5), Word("ghost", 0.5, 0.5), Word("ghost", 0.5, 0.5)]
     assert texts(drop_trailing_instants(ws)) == ["real"]
+
+
+def decoded(ws: list[Word]) -> DecodeResult:
+    return DecodeResult(ws, "en", no_speech_probability=0.1, avg_logprob=-0.1, text=" ".join(texts(ws)))
+
+
+def test_new_words_before_a_restart_loop_survive_the_compression_guard():
+    # fw-mit-en at 25.4 s: the decoder says the new words, then starts its buffer over and over.
+    # The whole text compresses far past 2.4, but the loop is cut and the new words are real.
+    context = words("subject to the following conditions the above copyright notice and")
+    new = words("this permission notice.", start=24.5, step=0.25)
+    looping = new + words(" ".join(texts(context + new)), start=25.3, step=0.0) * 2
+    assert texts(clean_hypothesis(decoded(looping), 26.0, context, 0.6, 2.4)) == texts(new)
+
+
+def test_compression_guard_still_drops_what_no_loop_cut_catches():
+    # A loop inside one word ("Oooo...", "!!!!...") has no repeated words to cut.
+    drawn_out = [Word("Oh,", 0.0, 0.3), Word("n" + "o" * 80 + ".", 0.3, 2.0)]
+    assert clean_hypothesis(decoded(drawn_out), 3.0, [], 0.6, 2.4) == []

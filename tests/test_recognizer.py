@@ -77,6 +77,18 @@ def test_german_is_detected_as_german(whisper_base):
     assert len(all_committed(events)) > 10
 
 
+def test_a_likely_language_guess_is_taken_when_two_detections_agree(whisper_base, jfk):
+    # fw-jfk's noisy start gives "en" at p=0.20, then p=0.62: never confident on its own before
+    # 1.5 s of speech, but two detections in a row agree, so decoding starts one chunk earlier.
+    data, rate, _ = jfk
+    first_decode = []
+    recognizer = StreamingRecognizer(whisper_base, RecognizerOptions(catch_up=False),
+                                     on_decode=lambda _s: first_decode.append(recognizer.audio_seconds))
+    events = asyncio.run(recognize(recognizer, data[: 3 * rate], rate))
+    assert first_decode[0] < 1.3, first_decode[:3]
+    assert {e.lang for e in events if e.committed} == {"en"}
+
+
 def test_language_switch_english_then_german(whisper_base):
     path, _ = clip("fw-multilingual")
     data, rate = read_audio(path)

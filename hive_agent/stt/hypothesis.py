@@ -43,7 +43,10 @@ def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word]
                      no_speech_threshold: float, compression_threshold: float) -> list[Word]:
     if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
         return []
-    if result.text and compression_ratio(result.text) > compression_threshold:
-        return []
     # Loops first: the audio filter would otherwise keep the start of a loop and hide the rest.
-    return drop_trailing_instants(words_in_audio(cut_repetition(result.words, context), content_s))
+    # The compression guard then judges what is left: a decoder that says the new words and
+    # then starts the buffer over compresses well, but its first words are real.
+    words = cut_repetition(result.words, context)
+    if words and compression_ratio(" ".join(w.text for w in words)) > compression_threshold:
+        return []
+    return drop_trailing_instants(words_in_audio(words, content_s))

@@ -30,6 +30,7 @@ _END = object()
 BLOCK = SAMPLE_RATE // 50  # 20 ms
 LANGUAGE_SWITCH_PROBABILITY = 0.7
 LANGUAGE_SWITCH_MIN_S = 1.0
+LANGUAGE_REPEAT_PROBABILITY = 0.5  # a first guess this likely is taken when two detections agree
 END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
 OVERLAP_S = 0.02  # a word ending this little after the last commit lies in committed audio
 REPEAT_GAP_S = 0.1  # the last committed word said again this soon after it is a decoder echo
@@ -105,6 +106,7 @@ class StreamingRecognizer:
         self._prompt_language: str | None = None
         self._language: str | None = None if options.language == "auto" else options.language
         self._utterance_language: str | None = self._language
+        self._last_detected: str | None = None  # this utterance's previous detection, while unsure
         self._speaking = False
         self._utterance_start = 0.0
         self._context_language: str | None = None  # language of the committed words in the buffer
@@ -224,8 +226,9 @@ class StreamingRecognizer:
     async def _choose_language(self, final: bool) -> str | None:
         """Auto mode: detect the language of this utterance's own audio until words are committed
         in it. Detection on under a second of audio is unreliable, so a first guess must be
-        confident (else wait for more audio, returning None), and the speaker's previous language
-        holds unless the new one is confident; a switch drops the other language's context."""
+        confident, or likely and the same as the detection before (else wait for more audio,
+        returning None), and the speaker's previous language holds unless the new one is
+        confident; a switch drops the other language's context."""
         if self._utterance_language is not None:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
@@ -234,7 +237,9 @@ class StreamingRecognizer:
         sure = probability >= LANGUAGE_SWITCH_PROBABILITY and len(utterance) >= LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE
         previous = self._context_language or self._prompt_language
         if previous is None:
-            return language if final or probability >= LANGUAGE_SWITCH_PROBABILITY else None
+            repeated = language == self._last_detected and probability >= LANGUAGE_REPEAT_PROBABILITY
+            self._last_detected = language
+            return language if final or repeated or probability >= LANGUAGE_SWITCH_PROBABILITY else None
         if language != previous:
             if not sure:
                 return previous
@@ -277,6 +282,7 @@ class StreamingRecognizer:
             self._shown = []
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
+                self._last_detected = None
         self._trim()
 
     def _to_stream_time(self, w: Word) -> Word:
