@@ -90,7 +90,9 @@ def test_new_words_before_a_restart_loop_survive_the_compression_guard():
     assert texts(clean_hypothesis(decoded(looping), 26.0, context, 0.6, 2.4)) == texts(new)
 
 
-def test_compression_guard_still_drops_what_no_loop_cut_catches():
-    # A loop inside one word ("Oooo...", "!!!!...") has no repeated words to cut.
+def test_a_loop_of_new_words_still_drops_the_whole_hypothesis():
+    # fw-jfk's closing applause: "Great. Great. Great. ..." - no word of it is real.
+    applause = [Word("Great.", 10.3 + i * 0.1, 10.4 + i * 0.1) for i in range(7)]
+    assert clean_hypothesis(decoded(applause), 11.0, words("ask what you can do for your country"), 0.6, 2.4) == []
     drawn_out = [Word("Oh,", 0.0, 0.3), Word("n" + "o" * 80 + ".", 0.3, 2.0)]
     assert clean_hypothesis(decoded(drawn_out), 3.0, [], 0.6, 2.4) == []

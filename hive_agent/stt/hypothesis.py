@@ -23,6 +23,16 @@ def drop_trailing_instants(words: list[Word], min_duration: float = 0.02) -> lis
     return words[:end]
 
 
+def context_restart(words: list[Word], context: list[Word]) -> int | None:
+    """Where the decoder, after new words, starts over from the committed words at the
+    buffer's beginning (`context`), as an index into `words`; None if it does not."""
+    if len(context) < 2:
+        return None
+    start = [normalise_word(w.text) for w in context[:2]]
+    norm = [normalise_word(w.text) for w in words]
+    return next((i for i in range(1, len(norm) - 1) if norm[i:i + 2] == start), None)
+
+
 def cut_repetition(words: list[Word], context: list[Word] = (), max_phrase: int = 6) -> list[Word]:
     """Cut a loop in `words` (which follow `context`): a phrase of 2+ words repeated back to
     back, one word said three times, or the decoder starting over from the buffer's beginning."""
@@ -43,10 +53,16 @@ def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word]
                      no_speech_threshold: float, compression_threshold: float) -> list[Word]:
     if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
         return []
-    # Loops first: the audio filter would otherwise keep the start of a loop and hide the rest.
-    # The compression guard then judges what is left: a decoder that says the new words and
-    # then starts the buffer over compresses well, but its first words are real.
-    words = cut_repetition(result.words, context)
-    if words and compression_ratio(" ".join(w.text for w in words)) > compression_threshold:
+    words, text = result.words, result.text
+    restart = context_restart(words, context)
+    if restart is not None:
+        # The decoder said the new words, then started its buffer over (fw-mit-en: "this
+        # permission notice. Subject to the following..."): the start over is no evidence
+        # against the new words, so the compression guard judges only them. A loop of new
+        # words ("Great. Great. Great." on applause) still fails it as a whole.
+        words = words[:restart]
+        text = " ".join(w.text for w in words)
+    if text and compression_ratio(text) > compression_threshold:
         return []
-    return drop_trailing_instants(words_in_audio(words, content_s))
+    # Loops first: the audio filter would otherwise keep the start of a loop and hide the rest.
+    return drop_trailing_instants(words_in_audio(cut_repetition(words, context), content_s))
