@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from hive_agent.audio import read_audio
-from hive_agent.engine import load_whisper
+from hive_agent.stt.whisper_decoder import load_whisper
 from hive_agent.file_source import RealtimeClock
 from hive_agent.settings import load_settings
 from hive_agent.slo import compute_report

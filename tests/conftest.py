@@ -23,14 +23,14 @@ def settings(models_dir):
 
 @pytest.fixture(scope="session")
 def whisper_base(settings):
-    from hive_agent.engine import load_whisper
+    from hive_agent.stt.whisper_decoder import load_whisper
 
     return load_whisper(settings)
 
 
 @pytest.fixture(scope="session")
 def whisper_tiny_en(settings):
-    from hive_agent.engine import load_whisper
+    from hive_agent.stt.whisper_decoder import load_whisper
 
     return load_whisper(settings.model_copy(update={"whisper_model": "tiny.en"}))
 

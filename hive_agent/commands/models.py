@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..engine import plan_device
+from ..devices import plan_device
 from ..models import resolve_whisper, silero_vad_path
 from ..mt.marian import MarianModels
 from ..settings import load_settings

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from ..captions import CaptionPrinter
-from ..engine import load_whisper
+from ..stt.whisper_decoder import load_whisper
 from ..events import EventLog
 from ..audio import read_audio
 from ..file_source import RealtimeClock

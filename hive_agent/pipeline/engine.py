@@ -10,12 +10,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..engine import load_whisper, plan_device
+from ..devices import plan_device
 from ..mt.batching import BatchingTranslator
 from ..mt.marian import MarianModels, converter_command
 from ..performance import Performance
 from ..settings import HiveSettings
-from ..stt.whisper_decoder import WhisperDecoder
+from ..stt.whisper_decoder import WhisperDecoder, load_whisper
 from ..telemetry import Telemetry
 from ..tts.piper_synth import SpeechBank
 from ..tts.voices import resolve_voices

@@ -10,6 +10,7 @@ tokenizer and alignment.
 
 from __future__ import annotations
 
+import logging
 import threading
 import zlib
 from dataclasses import dataclass
@@ -20,13 +21,18 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
 from ..audio import SAMPLE_RATE
+from ..devices import DevicePlan, plan_device
 from ..errors import ModelError
 from ..events import Word
+from ..models import resolve_whisper
+from ..settings import HiveSettings
 
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 SHAPE_STEP_S = 1.0
 MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -128,3 +134,13 @@ class WhisperDecoder:
         return [Word(item["word"].strip(), float(item["start"]), float(item["end"]),
                      float(item["probability"]))
                 for item in alignment if item["is_new"] and item["word"].strip()]
+
+
+def load_whisper(settings: HiveSettings, plan: DevicePlan | None = None) -> WhisperDecoder:
+    """The configured Whisper, once per process: every speaker's recognizer shares it."""
+    plan = plan or plan_device(settings)
+    model_dir = resolve_whisper(settings.whisper_model, settings.resolved_models_dir())
+    log.info("loading Whisper %s from %s on %s (%s)", settings.whisper_model, model_dir,
+             plan.device, plan.compute_type)
+    return WhisperDecoder(str(model_dir), plan.device, plan.compute_type, settings.cpu_threads,
+                          name=settings.whisper_model)
