@@ -2,7 +2,9 @@
 and the Prometheus metrics.
 
 The server starts before the models load, so `/health` answers 503 "loading" until the engine
-is handed over (`ServiceState.engine`), then 200 "ready" while every stage is up.
+is handed over (`ServiceState.engine`), then 200 "ready" while every stage is up. `/metrics`
+answers from the start: the engine loads into the state's `Telemetry`, whose stages read 0
+until their models are up, so a scrape during a load sees a worker that is down, not an error.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aiohttp import web
 
 from .errors import SettingsError
 from .models import cuda_available
-from .telemetry import STAGES
+from .telemetry import STAGES, Telemetry
 
 if TYPE_CHECKING:
     from .pipeline.engine import Engine
@@ -31,9 +33,11 @@ _START_TIMEOUT_S = 10.0
 
 @dataclass
 class ServiceState:
-    """What the endpoints serve: the engine once loaded (None while loading)."""
+    """What the endpoints serve: the engine once loaded (None while loading), and the metrics
+    the engine is to load into (`Engine.load(settings, telemetry=state.telemetry)`)."""
 
     engine: Engine | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
     started: float = field(default_factory=time.monotonic)
 
     def uptime_s(self) -> float:
@@ -158,10 +162,7 @@ async def trace_recent(request: web.Request, state: ServiceState, engine: Engine
 
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    engine = state.engine
-    if engine is None:
-        return web.Response(status=503, text="loading\n")
-    telemetry = engine.telemetry
+    telemetry = state.engine.telemetry if state.engine is not None else state.telemetry
     # content_type carries a charset, which aiohttp's content_type argument refuses
     return web.Response(body=telemetry.exposition(), headers={"Content-Type": telemetry.content_type})
 

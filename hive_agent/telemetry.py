@@ -94,6 +94,7 @@ class Telemetry:
             self._stage_requests.labels(stage=stage)
             self._stage_errors.labels(stage=stage)
             self._queue_depth.labels(stage=stage)
+            self._stage_up.labels(stage=stage).set(0)  # down until its model has loaded
 
         self._committed = 0
         self._retracted = 0

@@ -3,6 +3,8 @@ the real engine (Whisper base, Piper), a real clip through a real session, a rea
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import numpy as np
 import pytest
@@ -93,6 +95,28 @@ def jfk_run(http_engine) -> list[dict]:
     return [e for e in run.events if e["type"] == "words"]
 
 
+async def test_metrics_answer_while_loading_and_come_from_the_engine_the_worker_loads(settings):
+    from hive_agent.room.worker import SharedEngine
+
+    state = ServiceState()
+    http = BackgroundHttpServer(state, "127.0.0.1", 0)
+    http.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}") as client:
+            loading = await client.get("/metrics")
+            assert loading.status_code == 200
+            assert all(f'hive_stage_up{{stage="{s}"}} 0.0' in loading.text for s in ("stt", "mt", "tts"))
+
+            # as run_worker does: the engine loads into the telemetry already being served
+            state.engine = await asyncio.to_thread(SharedEngine(settings, telemetry=state.telemetry).load)
+            assert state.engine.telemetry is state.telemetry
+            loaded = (await client.get("/metrics")).text
+            assert all(f'hive_stage_up{{stage="{s}"}} 1.0' in loaded for s in ("stt", "mt", "tts"))
+            assert 'hive_model_info{compute_type="int8",device="cpu",model="base",stage="stt"} 1.0' in loaded
+    finally:
+        http.close()
+
+
 async def test_every_endpoint_says_loading_until_the_engine_is_handed_over(http_engine):
     state = ServiceState()
     http = BackgroundHttpServer(state, "127.0.0.1", 0)
@@ -100,7 +124,7 @@ async def test_every_endpoint_says_loading_until_the_engine_is_handed_over(http_
     base = f"http://127.0.0.1:{http.port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client:
-            for path in ENDPOINTS:
+            for path in (p for p in ENDPOINTS if p != "/metrics"):  # metrics: the test above
                 assert (await client.get(path)).status_code == 503, path
             assert (await client.get("/health")).json()["status"] == "loading"
 

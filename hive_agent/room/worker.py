@@ -7,6 +7,7 @@ so every job shares the models that `SharedEngine` loads once, before the worker
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobProcess
 
     from ..pipeline.engine import Engine
+    from ..telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,11 @@ async def check_server(config: LiveKitConfig, timeout: float = SERVER_CHECK_TIME
 class SharedEngine:
     """The process's one Engine: loaded once (thread-safe), handed to every job by `setup`."""
 
-    def __init__(self, settings: HiveSettings, loader: Callable[[HiveSettings], Engine] | None = None):
+    def __init__(self, settings: HiveSettings, loader: Callable[[HiveSettings], Engine] | None = None,
+                 telemetry: Telemetry | None = None):
         self._settings = settings
         self._loader = loader
+        self._telemetry = telemetry  # the HTTP server's, so /metrics shows the load
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
@@ -88,7 +92,7 @@ class SharedEngine:
                 if loader is None:
                     from ..pipeline.engine import Engine
 
-                    loader = Engine.load
+                    loader = functools.partial(Engine.load, telemetry=self._telemetry)
                 self._engine = loader(self._settings)
             return self._engine
 
@@ -121,7 +125,7 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
     http = BackgroundHttpServer(state, settings.http_host, settings.http_port)
     http.start()  # /health says "loading" (503) until the engine is handed over
     try:
-        engine = SharedEngine(settings)
+        engine = SharedEngine(settings, telemetry=state.telemetry)
         state.engine = engine.load()  # before the worker registers: no job waits for a model
         server = build_server(config, engine, agent_name=agent_name)
         _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
@@ -163,7 +167,7 @@ def run_connect(config: LiveKitConfig, settings: HiveSettings, *, room: str, ide
         state = ServiceState()
         http = await start_http_server(state, settings.http_host, settings.http_port)
         try:
-            engine = SharedEngine(settings)
+            engine = SharedEngine(settings, telemetry=state.telemetry)
             state.engine = await asyncio.to_thread(engine.load)
             server = build_server(config, engine)
             loop = asyncio.get_running_loop()
