@@ -11,7 +11,6 @@ import soxr
 
 from hive_agent.audio import read_audio
 from hive_agent.errors import AudioFormatError
-from hive_agent.events import Word
 from hive_agent.quality import wer
 from hive_agent.stt.drive import committed_text, recognize
 from hive_agent.stt.recognizer import RecognizerOptions, StreamingRecognizer
@@ -135,15 +134,3 @@ def test_bad_sample_rate_is_a_clear_error(whisper_base):
         await recognizer.aclose()
 
     asyncio.run(push())
-
-
-def test_a_cut_at_a_word_end_moves_that_word_to_the_prompt(whisper_base):
-    # Cuts land on whole samples, so the buffer may start a few microseconds before the word's
-    # end. Left in the forced prefix with no audio, the word made Whisper end every later
-    # decode at once (an experiment stalled fw-mit-en for 10 s after "copies of the software.").
-    recognizer = StreamingRecognizer(whisper_base, RecognizerOptions(catch_up=False))
-    recognizer._buffer = np.zeros(3 * 16_000, np.float32)
-    recognizer._in_buffer = [Word("the", 0.9, 1.1), Word("software.", 1.1, 1.23456789)]
-    recognizer._cut_at(1.23456789)
-    assert recognizer._in_buffer == []
-    assert recognizer._prompt.endswith("the software.")

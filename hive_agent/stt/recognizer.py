@@ -357,9 +357,7 @@ class StreamingRecognizer:
             return
         self._buffer = self._buffer[drop:]
         self._buffer_start += drop / SAMPLE_RATE
-        # A word ending within a sample of the cut has no audio left: it must not stay in the
-        # forced prefix, where Whisper would have to say it over nothing and ends the text.
-        gone = [w for w in self._in_buffer if w.end <= self._buffer_start + 1 / SAMPLE_RATE]
+        gone = [w for w in self._in_buffer if w.end <= self._buffer_start + 1e-6]
         self._in_buffer = self._in_buffer[len(gone):]
         self._move_to_prompt(gone)
 
