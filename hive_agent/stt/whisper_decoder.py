@@ -137,7 +137,7 @@ class WhisperDecoder:
 
 
 def load_whisper(settings: HiveSettings, plan: DevicePlan | None = None) -> WhisperDecoder:
-    """The configured Whisper, once per process: every speaker's recognizer shares it."""
+    """Load the configured Whisper; a process loads it once and every speaker's recognizer shares it."""
     plan = plan or plan_device(settings)
     model_dir = resolve_whisper(settings.whisper_model, settings.resolved_models_dir())
     log.info("loading Whisper %s from %s on %s (%s)", settings.whisper_model, model_dir,
