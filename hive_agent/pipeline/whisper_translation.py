@@ -10,7 +10,7 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE
 from ..stt.hypothesis import clean_hypothesis
-from ..stt.whisper_decoder import WhisperDecoder, compression_ratio
+from ..stt.whisper_decoder import WhisperDecoder
 
 MARGIN_S = 0.2  # audio kept around the unit's words: alignment times are not exact
 
@@ -33,10 +33,6 @@ class WhisperSpeechTranslator:
     def _decode(self, audio: np.ndarray, source_lang: str, prompt: str) -> str:
         result = self.decoder.decode(audio, language=source_lang, task="translate", prompt=prompt,
                                      max_tokens_per_s=self.max_tokens_per_s)
-        if compression_ratio(result.text) > self.compression_threshold:
-            # A loop: a unit is decoded once, so what precedes the loop may well be the prompt
-            # said again rather than this unit. Nothing, and the caller asks without the prompt.
-            return ""
         words = clean_hypothesis(result, len(audio) / SAMPLE_RATE, [], self.no_speech_threshold,
                                  self.compression_threshold)
         return " ".join(w.text for w in words)
