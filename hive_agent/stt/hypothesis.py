@@ -23,14 +23,19 @@ def drop_trailing_instants(words: list[Word], min_duration: float = 0.02) -> lis
     return words[:end]
 
 
+def _starts_over(norm: list[str], i: int) -> bool:
+    """Whether the normalised words say their first two again at index i."""
+    return i >= 2 and norm[i:i + 2] == norm[0:2]
+
+
 def context_restart(words: list[Word], context: list[Word]) -> int | None:
     """Where the decoder, after new words, starts over from the committed words at the
     buffer's beginning (`context`), as an index into `words`; None if it does not."""
-    if len(context) < 2:
+    first = len(context)
+    if first < 2:
         return None
-    start = [normalise_word(w.text) for w in context[:2]]
-    norm = [normalise_word(w.text) for w in words]
-    return next((i for i in range(1, len(norm) - 1) if norm[i:i + 2] == start), None)
+    norm = [normalise_word(w.text) for w in [*context, *words]]
+    return next((i - first for i in range(first + 1, len(norm)) if _starts_over(norm, i)), None)
 
 
 def cut_repetition(words: list[Word], context: list[Word] = (), max_phrase: int = 6) -> list[Word]:
@@ -39,7 +44,7 @@ def cut_repetition(words: list[Word], context: list[Word] = (), max_phrase: int 
     norm = [normalise_word(w.text) for w in [*context, *words]]
     first = len(context)
     for i in range(first, len(norm)):
-        if i >= 2 and norm[i:i + 2] == norm[0:2]:
+        if _starts_over(norm, i):
             return words[:i - first]
         if i >= 2 and norm[i] == norm[i - 1] == norm[i - 2]:
             return words[:max(0, i - 1 - first)]
