@@ -2,7 +2,7 @@
 
 from hive_agent.events import Word
 from hive_agent.stt.agreement import LocalAgreement
-from hive_agent.stt.hypothesis import clean_hypothesis, cut_repetition, drop_trailing_instants, words_in_audio
+from hive_agent.stt.hypothesis import clean_hypothesis, cut_repetition, drop_instants, words_in_audio
 from hive_agent.stt.whisper_decoder import DecodeResult
 
 
@@ -74,7 +74,7 @@ def test_words_in_padding_and_instant_tail_are_dropped():
     ws = [Word("real", 0.0, 0.5), Word("late", 0.95, 1.2)]
     assert texts(words_in_audio(ws, content_end=1.0)) == ["real"]
     ws = [Word("real", 0.0, 0.5), Word("ghost", 0.5, 0.5), Word("ghost", 0.5, 0.5)]
-    assert texts(drop_trailing_instants(ws)) == ["real"]
+    assert texts(drop_instants(ws)) == ["real"]
 
 
 def decoded(ws: list[Word]) -> DecodeResult:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..events import Word
 from ..text import normalise_word
 from .whisper_decoder import DecodeResult, compression_ratio
 
 # Whisper's own thresholds for "this window is silence" (openai/whisper transcribe()).
 LOGPROB_SILENCE = -1.0
+# Real speech seldom says five words again verbatim within a few sentences; loops always do.
+LOOP_PHRASE_WORDS = 5
 
 
 def words_in_audio(words: list[Word], content_end: float, margin: float = 0.1) -> list[Word]:
@@ -15,12 +19,10 @@ def words_in_audio(words: list[Word], content_end: float, margin: float = 0.1) -
     return [w for w in words if w.start < content_end - margin]
 
 
-def drop_trailing_instants(words: list[Word], min_duration: float = 0.02) -> list[Word]:
-    """Words the alignment squeezes into no time at the end were not heard, only predicted."""
-    end = len(words)
-    while end and words[end - 1].end - words[end - 1].start < min_duration:
-        end -= 1
-    return words[:end]
+def drop_instants(words: list[Word], min_duration: float = 0.02) -> list[Word]:
+    """Words the alignment squeezes into no time were not heard, only predicted (at the end of
+    the audio, and inside a loop: "Great.[10.62-10.62] Great.[10.62-10.62]" on fw-jfk)."""
+    return [w for w in words if w.end - w.start >= min_duration]
 
 
 def _starts_over(norm: list[str], i: int) -> bool:
@@ -38,9 +40,10 @@ def context_restart(words: list[Word], context: list[Word]) -> int | None:
     return next((i - first for i in range(first + 1, len(norm)) if _starts_over(norm, i)), None)
 
 
-def cut_repetition(words: list[Word], context: list[Word] = (), max_phrase: int = 6) -> list[Word]:
-    """Cut a loop in `words` (which follow `context`): a phrase of 2+ words repeated back to
-    back, one word said three times, or the decoder starting over from the buffer's beginning."""
+def cut_repetition(words: list[Word], context: list[Word] = ()) -> list[Word]:
+    """Cut a loop in `words` (which follow `context`): a phrase of 2+ words, of any length,
+    repeated back to back, one word said three times, or the decoder starting over from the
+    buffer's beginning."""
     norm = [normalise_word(w.text) for w in [*context, *words]]
     first = len(context)
     for i in range(first, len(norm)):
@@ -48,14 +51,30 @@ def cut_repetition(words: list[Word], context: list[Word] = (), max_phrase: int 
             return words[:i - first]
         if i >= 2 and norm[i] == norm[i - 1] == norm[i - 2]:
             return words[:max(0, i - 1 - first)]
-        for size in range(2, min(max_phrase, i) + 1):
-            if i + size <= len(norm) and norm[i:i + size] == norm[i - size:i]:
+        for size in range(2, min(i, len(norm) - i) + 1):
+            if norm[i:i + size] == norm[i - size:i]:
                 return words[:i - first]
     return words
 
 
+def cut_recent_phrase(words: list[Word], recent: Sequence[str], min_words: int = LOOP_PHRASE_WORDS) -> list[Word]:
+    """Cut `words` where they say again a phrase of `min_words` or more of the recently
+    committed text (`recent`, normalised): a loop across decodes, which the prompt feeds (fw-mit-en
+    played backwards committed one 11-word phrase six times, one decode after another)."""
+    norm = [normalise_word(w.text) for w in words]
+    recent = list(recent)
+    seen = {tuple(recent[i:i + min_words]) for i in range(len(recent) - min_words + 1)}
+    for i in range(len(norm) - min_words + 1):
+        if tuple(norm[i:i + min_words]) in seen:
+            return words[:i]
+    return words
+
+
 def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word],
-                     no_speech_threshold: float, compression_threshold: float) -> list[Word]:
+                     no_speech_threshold: float, compression_threshold: float,
+                     recent: Sequence[str] = ()) -> list[Word]:
+    """The words of `result` worth agreeing on. `context`: the committed words in the buffer,
+    which the decoder was given as its prefix; `recent`: the normalised recent committed text."""
     if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
         return []
     words, text = result.words, result.text
@@ -70,4 +89,5 @@ def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word]
     if text and compression_ratio(text) > compression_threshold:
         return []
     # Loops first: the audio filter would otherwise keep the start of a loop and hide the rest.
-    return drop_trailing_instants(words_in_audio(cut_repetition(words, context), content_s))
+    words = cut_recent_phrase(cut_repetition(words, context), recent)
+    return drop_instants(words_in_audio(words, content_s))

@@ -12,6 +12,10 @@ from ..audio import SAMPLE_RATE
 from ..models import silero_vad_path
 
 WINDOW = 512  # samples per Silero step at 16 kHz (32 ms)
+HYSTERESIS = 0.15  # speech ends only below threshold - HYSTERESIS (Silero's reference code)
+MIN_END_THRESHOLD = 0.01  # ... but never below this, or a low threshold could never end speech
+HISTORY_S = 40.0  # speech probabilities kept for questions about recent audio
+RESET_AFTER_S = 1.0  # silence after which the detector starts from a fresh state
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +36,9 @@ class SpeechDetector:
 
     `push` returns the transitions found, as (kind, stream_time) with kind "start"/"end".
     The end of speech is reported after `min_silence_s` of silence, stamped at the silence start.
+    After RESET_AFTER_S of silence the model's recurrent state starts afresh: state carried over
+    from loud audio kept quiet speech under the threshold (Silero 0.49 in a long stream where a
+    fresh detector gave 0.99 on the same clip).
     """
 
     def __init__(self, options: VadOptions):
@@ -41,6 +48,21 @@ class SpeechDetector:
         self._samples_seen = 0
         self.speaking = False
         self._run_start: float | None = None  # start of the current run of the opposite state
+        self._silent_since = 0.0
+        self.end_threshold = max(options.threshold - HYSTERESIS, MIN_END_THRESHOLD)
+        self._history = np.zeros(int(HISTORY_S * SAMPLE_RATE / WINDOW), dtype=np.float32)
+        self._windows = 0  # windows scored so far; window i covers [i, i + 1) * WINDOW samples
+
+    def speech_probability(self, start: float, end: float) -> float:
+        """The highest speech probability of the windows overlapping [start, end] (stream
+        seconds); 0 for audio not scored yet or no longer remembered."""
+        first = int(start * SAMPLE_RATE) // WINDOW
+        last = max(first + 1, int(np.ceil(end * SAMPLE_RATE / WINDOW)))
+        first, last = max(first, self._windows - len(self._history), 0), min(last, self._windows)
+        if last <= first:
+            return 0.0
+        idx = np.arange(first, last) % len(self._history)
+        return float(self._history[idx].max())
 
     def push(self, audio: np.ndarray) -> list[tuple[str, float]]:
         events: list[tuple[str, float]] = []
@@ -48,11 +70,16 @@ class SpeechDetector:
         full = len(self._pending) // WINDOW * WINDOW
         for offset in range(0, full, WINDOW):
             prob = self._model(self._pending[offset:offset + WINDOW])
+            self._history[self._windows % len(self._history)] = prob
+            self._windows += 1
             t = (self._samples_seen + offset) / SAMPLE_RATE
             t_end = t + WINDOW / SAMPLE_RATE
-            # Hysteresis as in Silero's reference code: leave speech only below threshold - 0.15.
-            is_speech = prob >= self.options.threshold if not self.speaking \
-                else prob >= self.options.threshold - 0.15
+            is_speech = prob >= (self.end_threshold if self.speaking else self.options.threshold)
+            if is_speech or self.speaking:
+                self._silent_since = t_end
+            elif t_end - self._silent_since >= RESET_AFTER_S:
+                self._model.reset()
+                self._silent_since = t_end
             if is_speech == self.speaking:
                 self._run_start = None
                 continue
