@@ -154,7 +154,7 @@ class Telemetry:
         self._stage_processing.labels(stage=stage).observe(_ms(seconds))
         with self._health_lock:
             if self._health.succeeded(stage):
-                log.warning("stage %s is up again: a call succeeded", stage)
+                log.info("stage %s is up again: a call succeeded", stage)
             self._publish_stage_up(stage)
 
     def stage_error(self, stage: str) -> None:
