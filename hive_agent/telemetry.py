@@ -1,10 +1,12 @@
 """Prometheus metrics for one HIVE worker: SLO latencies, stage health and load.
 
-A stage is up (`hive_stage_up` 1) while its model is loaded and its calls are not failing: the
-outcomes `observe_stage` and `stage_error` report go through `StageHealth`, which marks a stage
-down after repeated failures and up again on its next success. Every latency is passed in seconds (the pipeline's clock) and stored in milliseconds, the unit
+Every latency is passed in seconds (the pipeline's clock) and stored in milliseconds, the unit
 the SLOs are written in (see docs/metrics.md). Each `Telemetry` owns its registry, so a test or a
 second worker in the same process gets independent metrics.
+
+A stage is up (`hive_stage_up` 1) while its model is loaded and its calls are not failing: the
+outcomes that `observe_stage` and `stage_error` report go through `StageHealth`, which marks a
+stage down after repeated failures and up again on its next success.
 """
 
 from __future__ import annotations
