@@ -2,7 +2,8 @@
 and the Prometheus metrics.
 
 The server starts before the models load, so `/health` answers 503 "loading" until the engine
-is handed over (`ServiceState.engine`), then 200 "ready" while every stage is up. `/metrics`
+is handed over (`ServiceState.engine`), then 200 "ready" while every stage is up, and 503 "down"
+naming the stage while one is not (its calls keep failing: see `Telemetry.stage_up`). `/metrics`
 answers from the start: the engine loads into the state's `Telemetry`, whose stages read 0
 until their models are up, so a scrape during a load sees a worker that is down, not an error.
 """
@@ -55,11 +56,6 @@ def _loading(state: ServiceState) -> web.Response:
     return _json({"status": "loading", "uptime_s": state.uptime_s()}, status=503)
 
 
-def _stage_up(engine: Engine, stage: str) -> bool:
-    value = engine.telemetry.registry.get_sample_value("hive_stage_up", {"stage": stage})
-    return value == 1.0
-
-
 def _voices(engine: Engine) -> dict[str, dict]:
     voices = {}
     for lang in engine.speech.languages():
@@ -71,16 +67,17 @@ def _voices(engine: Engine) -> dict[str, dict]:
 
 def _down_reason(engine: Engine) -> str | None:
     """Why the worker cannot serve, or None when every stage is ready."""
-    down = [stage for stage in STAGES if not _stage_up(engine, stage)]
+    reasons = {stage: engine.telemetry.stage_down_reason(stage) for stage in STAGES}
+    down = [f"stage {stage} marked down (hive_stage_up 0): {why}" for stage, why in reasons.items() if why]
     if down:
-        return f"stage {', '.join(down)} marked down (hive_stage_up 0)"
+        return "; ".join(down)
     if not _voices(engine):
         return "no Piper voice loaded: add one under the models directory (see docs)"
     return None
 
 
 def _stage_status(engine: Engine, stage: str) -> str:
-    return "up" if _stage_up(engine, stage) else "down"
+    return "up" if engine.telemetry.stage_up(stage) else "down"
 
 
 async def health(request: web.Request) -> web.Response:

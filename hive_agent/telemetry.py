@@ -3,12 +3,25 @@
 Every latency is passed in seconds (the pipeline's clock) and stored in milliseconds, the unit
 the SLOs are written in (see docs/metrics.md). Each `Telemetry` owns its registry, so a test or a
 second worker in the same process gets independent metrics.
+
+A stage is up (`hive_stage_up` 1) while its model is loaded and its calls are not failing: the
+outcomes that `observe_stage` and `stage_error` report go through `StageHealth`, which marks a
+stage down after repeated failures and up again on its next success.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+
+from .stage_health import StageHealth
+
+log = logging.getLogger(__name__)
 
 STAGES = ("stt", "mt", "tts")
 
@@ -31,11 +44,14 @@ def _check_stage(stage: str) -> str:
 
 
 class Telemetry:
-    """The worker's metrics; call the methods as things happen, serve `exposition()`."""
+    """The worker's metrics; call the methods as things happen, serve `exposition()`.
+
+    `clock` times stage failures (see `StageHealth`); sessions on several threads may report."""
 
     content_type: str = CONTENT_TYPE_LATEST
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
 
@@ -83,7 +99,7 @@ class Telemetry:
             "hive_lag_behind_realtime_seconds",
             "How far a session's processing trails the live audio.", ["session"], registry=r)
         self._stage_up = Gauge(
-            "hive_stage_up", "1 when the stage's model is loaded and healthy, else 0.",
+            "hive_stage_up", "1 when the stage's model is loaded and its calls are not failing, else 0.",
             ["stage"], registry=r)
         self._model_info = Gauge(
             "hive_model_info", "The model each stage runs (value is always 1).",
@@ -100,6 +116,9 @@ class Telemetry:
         self._retracted = 0
         self._active_sessions: set[str] = set()
         self._model_labels: dict[str, tuple[str, str, str, str]] = {}
+        self._loaded: set[str] = set()
+        self._health = StageHealth(STAGES, clock)
+        self._health_lock = threading.Lock()  # a decision and its gauge change together
 
     # --- SLO latencies (seconds in, milliseconds stored) ---------------------------------
 
@@ -131,22 +150,57 @@ class Telemetry:
     # --- stages --------------------------------------------------------------------------
 
     def observe_stage(self, stage: str, seconds: float) -> None:
-        """A stage request completed in `seconds` of compute."""
+        """A stage request completed in `seconds` of compute; a failing stage is up again."""
         _check_stage(stage)
         self._stage_requests.labels(stage=stage).inc()
         self._stage_processing.labels(stage=stage).observe(_ms(seconds))
+        with self._health_lock:
+            if self._health.succeeded(stage):
+                log.info("stage %s is up again: a call succeeded", stage)
+            self._publish_stage_up(stage)
 
     def stage_error(self, stage: str) -> None:
-        """A stage request failed; it counts as a request too, so errors/requests <= 1."""
+        """A stage request failed; it counts as a request too, so errors/requests <= 1.
+        Repeated failures mark the stage down (see `StageHealth`)."""
         _check_stage(stage)
         self._stage_requests.labels(stage=stage).inc()
         self._stage_errors.labels(stage=stage).inc()
+        with self._health_lock:
+            if self._health.failed(stage):
+                log.error("stage %s marked down: %s", stage, self._failing_reason())
+            self._publish_stage_up(stage)
 
     def set_queue_depth(self, stage: str, n: int) -> None:
         self._queue_depth.labels(stage=_check_stage(stage)).set(n)
 
     def set_stage_up(self, stage: str, up: bool) -> None:
-        self._stage_up.labels(stage=_check_stage(stage)).set(1 if up else 0)
+        """The stage's model is loaded (`up`) or not; a loaded stage still reads 0 while failing."""
+        _check_stage(stage)
+        with self._health_lock:
+            if up:
+                self._loaded.add(stage)
+            else:
+                self._loaded.discard(stage)
+            self._publish_stage_up(stage)
+
+    def stage_up(self, stage: str) -> bool:
+        """What `hive_stage_up` shows: loaded and not failing."""
+        return _check_stage(stage) in self._loaded and not self._health.failing(stage)
+
+    def stage_down_reason(self, stage: str) -> str | None:
+        """Why the stage is down, or None while it is up."""
+        if _check_stage(stage) not in self._loaded:
+            return "its model is not loaded"
+        if self._health.failing(stage):
+            return self._failing_reason()
+        return None
+
+    def _failing_reason(self) -> str:
+        return (f"{self._health.failures} calls failed within {self._health.window_s:g} s "
+                "and none has succeeded since (the worker log has the errors)")
+
+    def _publish_stage_up(self, stage: str) -> None:
+        self._stage_up.labels(stage=stage).set(1 if self.stage_up(stage) else 0)
 
     def set_model_info(self, stage: str, model: str, device: str, compute_type: str) -> None:
         """Record the model a stage runs; replaces the stage's previous model series."""

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from hive_agent.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S
 from hive_agent.telemetry import STAGES, Telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +235,13 @@ def test_runbook_alerts_are_present_with_severity_and_text():
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"critical", "warning"}
         assert rule["annotations"]["summary"] and len(rule["annotations"]["description"]) > 80
+
+
+def test_stage_down_rule_is_described_with_the_numbers_the_worker_uses():
+    rule = f"{DOWN_AFTER_FAILURES} failed calls within {FAILURE_WINDOW_S:g} s"
+    stage_down = next(r for r in alert_rules() if r["alert"] == "HiveStageDown")
+    assert rule in " ".join(stage_down["annotations"]["description"].split())
+    assert rule in (ROOT / "docs" / "metrics.md").read_text()
 
 
 def test_alert_expressions_use_registered_metrics(registered_names):

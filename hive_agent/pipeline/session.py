@@ -84,9 +84,9 @@ class SpeakerSession:
                 self.engine.warn_once(f"voice:{lang}", f"no voice for {lang}: captions only",
                                       lambda lang=lang: self.engine.telemetry.shed(f"no_voice_{lang}"))
                 continue
-            lane = SpeechLane(lang, synth, self._emit, self._clock, self.realtime, on_first_audio=self._first_audio)
-            lane.task.add_done_callback(self._lane_done)
-            self._lanes[lang] = lane
+            self._lanes[lang] = SpeechLane(lang, synth, self._emit, self._clock, self.realtime,
+                                           on_first_audio=self._first_audio,
+                                           on_error=lambda: self.engine.telemetry.stage_error("tts"))
 
     def end_input(self) -> None:
         """The speaker is gone: finish what was heard (translated and spoken), then end outputs."""
@@ -224,11 +224,6 @@ class SpeakerSession:
         self._stage_time("tts", seconds)
         if (trace := self._traces.get((unit, lang))) is not None:
             trace.tts_ms = seconds * 1000
-
-    def _lane_done(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.engine.telemetry.stage_error("tts")
-            log.error("speech of %s failed", self.speaker, exc_info=task.exception())
 
     def _report_load(self) -> None:
         telemetry = self.engine.telemetry

@@ -3,11 +3,14 @@
 Audio is released as a real-time sink would play it: in a paced lane a unit starts when the
 previous one has finished playing, so `speech` events carry the wall time the listener hears
 the first frame. Unpaced (deterministic runs) the same schedule is computed, not waited for.
+A unit whose synthesis fails is logged, reported to `on_error` and skipped; the lane goes on
+with the next unit, so a failing voice keeps being tried (and its stage health sees it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import numpy as np
@@ -18,17 +21,20 @@ from ..tts.piper_synth import PiperSynthesizer
 from .outputs import SpeechAudio
 
 Emit = Callable[[object], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class SpeechLane:
     def __init__(self, lang: str, synthesizer: PiperSynthesizer, emit: Emit, clock: Callable[[], float],
-                 paced: bool, on_first_audio: Callable[[str, str, float], None] | None = None):
+                 paced: bool, on_first_audio: Callable[[str, str, float], None] | None = None,
+                 on_error: Callable[[], None] | None = None):
         self.lang = lang
         self.synthesizer = synthesizer
         self._emit = emit
         self._clock = clock
         self._paced = paced
         self._on_first_audio = on_first_audio
+        self._on_error = on_error
         self._queue: asyncio.Queue[tuple[str, str, float] | None] = asyncio.Queue()
         self._play_end = 0.0  # wall time the audio released so far finishes playing
         self.synthesis_s = 0.0  # time spent waiting for synthesized audio
@@ -49,7 +55,12 @@ class SpeechLane:
 
     async def _run(self) -> None:
         while (item := await self._queue.get()) is not None:
-            await self._speak(*item)
+            try:
+                await self._speak(*item)
+            except Exception:  # noqa: BLE001 - one unit's speech is lost, not the language's
+                log.exception("speech of unit %s in %s failed", item[0], self.lang)
+                if self._on_error is not None:
+                    self._on_error()
 
     async def _speak(self, unit: str, text: str, ready_wall: float) -> None:
         """Each chunk goes out as soon as it is synthesized (the first clause first); an empty
