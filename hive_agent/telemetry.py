@@ -87,6 +87,10 @@ class Telemetry:
             "hive_stage_errors", "Stage requests that failed.", ["stage"], registry=r)
         self._shed_work = Counter(
             "hive_shed_work", "Work skipped to keep up with real time, by kind.", ["kind"], registry=r)
+        self._too_quiet = Counter(
+            "hive_stt_too_quiet_streams",
+            "Times a speaker's audio turned too quiet to recognise even after the automatic gain.",
+            registry=r)
 
         self._retraction_ratio = Gauge(
             "hive_word_retraction_ratio",
@@ -219,6 +223,10 @@ class Telemetry:
         if not kind:
             raise ValueError("shed kind must be a non-empty name such as 'interim_decode'")
         self._shed_work.labels(kind=kind).inc()
+
+    def too_quiet(self) -> None:
+        """A speaker's audio turned too quiet to recognise, even after the automatic gain."""
+        self._too_quiet.inc()
 
     def session_started(self, session: str) -> None:
         self._active_sessions.add(session)
