@@ -1,4 +1,4 @@
-"""Shared fixtures: the eval set (../shared/eval) and models loaded once per test session."""
+"""Shared fixtures: the models folder and models loaded once per test session."""
 
 from __future__ import annotations
 

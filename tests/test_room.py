@@ -19,15 +19,13 @@ import soundfile as sf
 from livekit import rtc
 
 import fake_livekit as fl
-from eval_data import EVAL_DIR
+import eval_data
 from hive_agent.errors import HiveError, SettingsError
 from hive_agent.events import TranslationEvent, Word, WordsEvent
 from hive_agent.pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
 from hive_agent.room.agent import ENGINE_KEY, RoomTranslator
 from hive_agent.room.listeners import parse_language, wanted_languages
 from hive_agent.room.publish import FRAME_SAMPLES, SpeechTrack
-
-AUDIO = EVAL_DIR / "audio"
 
 
 async def until(condition, timeout: float = 10.0, what: str = "condition") -> None:
@@ -450,7 +448,7 @@ def engine(settings):
 
 
 def clip(name: str, seconds: float) -> tuple[np.ndarray, int]:
-    data, rate = sf.read(AUDIO / f"{name}.wav", dtype="int16")
+    data, rate = sf.read(eval_data.clip(name)[0], dtype="int16")
     return data[: int(seconds * rate)], rate
 
 

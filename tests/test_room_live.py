@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from livekit import api, rtc
 
-from eval_data import EVAL_DIR
+from eval_data import clip
 from hive_agent.room.worker import SharedEngine, build_server, livekit_config, serve_room
 
 pytestmark = pytest.mark.live
@@ -70,7 +70,7 @@ async def test_captions_and_translated_audio_from_a_real_server(settings):
         await speaker.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
 
-        data, rate = sf.read(EVAL_DIR / "audio" / "fw-mit-de.wav", dtype="int16")
+        data, rate = sf.read(clip("fw-mit-de")[0], dtype="int16")
         data = np.concatenate([data[: 12 * rate], np.zeros(2 * rate, dtype=np.int16)])
         for i in range(0, len(data) - 160, 160):  # 10 ms frames, paced by capture_frame
             await source.capture_frame(rtc.AudioFrame(data[i:i + 160].tobytes(), rate, 1, 160))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from eval_data import clip
 from hive_agent.errors import AudioFormatError
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
 from hive_agent.models import resolve_whisper
@@ -22,8 +23,6 @@ from hive_agent.slo import (
     format_table,
     percentile,
 )
-
-EVAL = Path("/work/shared/eval")
 
 
 def w(text: str, start: float, end: float) -> dict:
@@ -373,20 +372,18 @@ def test_reference_words_rejects_wrong_audio_format():
         reference_words(np.zeros((2, 16000), dtype=np.float32), Path("/nonexistent"))
 
 
-def test_reference_words_on_real_clip_match_transcript():
-    manifest = {json.loads(line)["id"]: json.loads(line)
-                for line in (EVAL / "manifest.jsonl").read_text().splitlines() if line.strip()}
-    clip = manifest["fw-jfk"]
-    audio, rate = sf.read(EVAL / clip["path"], dtype="float32")
+def test_reference_words_on_real_clip_match_transcript(models_dir):
+    path, row = clip("fw-jfk")
+    audio, rate = sf.read(path, dtype="float32")
     assert rate == 16000 and audio.ndim == 1
-    model_dir = resolve_whisper("base", Path("/work/main/models"))
+    model_dir = resolve_whisper("base", models_dir)
     ref = reference_words(audio, model_dir, language="en")
-    assert wer(clip["text"], " ".join(x["text"] for x in ref)) <= 0.1
+    assert wer(row["text"], " ".join(x["text"] for x in ref)) <= 0.1
     duration = len(audio) / rate
     assert all(0 <= x["start"] <= x["end"] <= duration + 0.05 for x in ref)
     assert all(a["start"] <= b["start"] and a["end"] <= b["end"] for a, b in zip(ref, ref[1:]))
     assert ref[-1]["end"] > duration / 2  # times span the clip, not one lump at the start
-    ends, share = align_reference_ends(ref, [{"text": t} for t in clip["text"].split()])
+    ends, share = align_reference_ends(ref, [{"text": t} for t in row["text"].split()])
     assert share >= 0.9 and ends[-1] == ref[-1]["end"]
 
 

@@ -15,6 +15,7 @@ import re
 import resource
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,8 @@ Progress = Callable[[str], None]
 
 
 def default_manifest() -> Path:
-    """`shared/eval/manifest.jsonl` next to the repository."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "manifest.jsonl"
+    """The bundled samples' manifest (hive_agent/samples, 13 clips of the dev eval set)."""
+    return Path(str(files("hive_agent") / "samples" / "manifest.jsonl"))
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Clip:
 
 
 def load_manifest(path: Path) -> list[Clip]:
-    """Clips of a manifest (JSONL, see shared/eval/README.md); paths relative to its folder."""
+    """Clips of a manifest (JSONL, see hive_agent/samples/README.md); paths relative to its folder."""
     path = Path(path)
     if not path.is_file():
         raise SettingsError(f"manifest not found: {path}. Fix: pass --manifest PATH to a manifest.jsonl "

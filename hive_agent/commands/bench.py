@@ -22,7 +22,7 @@ from ..slo import format_table
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="SLO benchmark: eval clips at real-time pace, latency/quality/cost report")
     p.add_argument("--manifest", type=Path, default=default_manifest(),
-                   help="eval manifest (JSONL; clip paths relative to its folder); default ../shared/eval")
+                   help="eval manifest (JSONL; clip paths relative to its folder); default: the bundled samples")
     p.add_argument("--from", dest="source", default=MANIFEST_LANGUAGE,
                    help="source language: `manifest` (each clip's own, default), `auto` (detected), or a code")
     p.add_argument("--to", default="en", help="target language (default en)")
