@@ -120,6 +120,7 @@ class RecognizerCore:
         self._utterance_start = 0.0
         self._context_language: str | None = None  # language of the committed words in the buffer
         self._since_decode = 0.0
+        self._decoded_at = -1.0  # stream time of the last decode
         self._shown: list[Word] = []
         self._last_committed: Word | None = None  # stays when the buffer is trimmed
         self._last_committed_end = 0.0
@@ -242,9 +243,30 @@ class RecognizerCore:
         self._since_decode = 0.0
         if not len(self._buffer):
             return
-        language = self._choose_language(final)
-        if language is None:
-            return
+        if final and speech_end is None and self._audio_s == self._decoded_at:
+            # No audio since the last decode: a second hypothesis of the same audio would agree
+            # with the first and prove nothing (fw-jfk's invented "Great." at the end of input).
+            committed, language = [], self._utterance_language or self._context_language or ""
+        else:
+            language = self._choose_language(final)
+            if language is None:
+                return
+            committed = self._agreement.update(self._hypothesis(language, speech_end))
+        if final:
+            committed += self._heard(self._agreement.flush(), committed, speech_end)
+        if committed and self._utterance_language is None:
+            self._utterance_language = language  # the utterance keeps the language it began in
+        self._commit(committed, language)
+        self._emit(committed, language, end_of_utterance=final)
+        if final:
+            self._shown = []
+            if self._language is None:
+                self._utterance_language = None  # detect afresh: the speaker may switch language
+                self._last_detected = None
+        self._trim()
+
+    def _hypothesis(self, language: str, speech_end: float | None) -> list[Word]:
+        """Decode the buffer (up to the speech end, if given): the new words, cleaned, in stream time."""
         audio = self._buffer
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
@@ -253,26 +275,13 @@ class RecognizerCore:
             prompt=self._prompt[-self.options.prompt_chars:] if self.options.prompt_chars else "",
             prompt_language=self._prompt_language, prefix=" ".join(w.text for w in self._in_buffer),
             pad_s=self.options.pad_s, max_tokens_per_s=self.options.max_tokens_per_s)
+        self._decoded_at = self._audio_s
         self.stats.decodes += 1
         self.stats.max_buffer_s = max(self.stats.max_buffer_s, len(audio) / SAMPLE_RATE)
-
         words = clean_hypothesis(result, len(audio) / SAMPLE_RATE, self._in_buffer,
                                  self.options.no_speech_threshold, self.options.compression_ratio_threshold,
                                  recent=self._recent)
-        committed = self._agreement.update(self._after_committed([self._to_stream_time(w) for w in words]))
-        if final:
-            committed += self._heard(self._agreement.flush(), committed, speech_end)
-        if committed and self._utterance_language is None:
-            self._utterance_language = result.language  # the utterance keeps the language it began in
-        self._commit(committed, result.language)
-        self._emit(committed, result.language, end_of_utterance=final)
-        if final:
-            self._shown = []
-            if self._language is None:
-                self._utterance_language = None  # detect afresh: the speaker may switch language
-                self._last_detected = None
-        self._trim()
-
+        return self._after_committed([self._to_stream_time(w) for w in words])
     def _heard(self, flushed: list[Word], agreed: list[Word], speech_end: float | None) -> list[Word]:
         """The flushed words up to the first that may not have been heard: one that starts after
         the speech ended, has no speech under it by the VAD, is unlikely, or is a short word
