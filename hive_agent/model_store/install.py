@@ -50,16 +50,28 @@ def install(spec: Spec, models_dir: Path, endpoint: str) -> Path:
     if installed is not None:
         print(f"{spec}: already installed in {installed}")
         return installed
-    with _staging(models_dir, spec) as staging:
-        if spec.kind == "whisper":
-            result = _install_whisper(spec, models_dir, endpoint, staging)
-        elif spec.kind == "mt":
-            result = _install_marian(spec, models_dir, endpoint, staging)
-        else:
-            result = _install_voice(spec, models_dir, endpoint, staging)
-    shutil.rmtree(staging)
+    staging = models_dir / STAGING / spec.slug
+    try:
+        with _locked(staging, spec):
+            if spec.kind == "whisper":
+                result = _install_whisper(spec, models_dir, endpoint, staging)
+            elif spec.kind == "mt":
+                result = _install_marian(spec, models_dir, endpoint, staging)
+            else:
+                result = _install_voice(spec, models_dir, endpoint, staging)
+    except BaseException:
+        if not any(p.is_file() and p.name not in (SPEC_FILE, ".lock") for p in staging.rglob("*")):
+            _remove(staging)  # nothing fetched yet: nothing to resume
+        raise
+    _remove(staging)
     print(f"{spec}: installed in {result}")
     return result
+
+
+def _remove(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    if staging.parent.is_dir() and not any(staging.parent.iterdir()):
+        staging.parent.rmdir()
 
 
 def _installed(spec: Spec, models_dir: Path) -> Path | None:
@@ -75,14 +87,13 @@ def _installed(spec: Spec, models_dir: Path) -> Path | None:
 
 
 @contextmanager
-def _staging(models_dir: Path, spec: Spec):
+def _locked(staging: Path, spec: Spec):
     """The spec's download folder, locked so that two runs do not write the same files."""
-    staging = models_dir / STAGING / spec.slug
     staging.mkdir(parents=True, exist_ok=True)
     (staging / SPEC_FILE).write_text(str(spec))
     with (staging / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield staging
+        yield
 
 
 def _matching(snapshot: Snapshot, patterns: tuple[str, ...]) -> list[str]:
