@@ -39,6 +39,7 @@ RECENT_WORDS = 40  # committed words a new hypothesis must not loop back into
 FLUSH_MIN_PROBABILITY = 0.3
 LONE_WORD_MAX_S = 0.3  # a short word standing alone after a sentence end ...
 LONE_WORD_MIN_PROBABILITY = 0.7  # ... is flushed only when Whisper is this sure of it
+TOO_QUIET_REPORT_S = 3.0
 
 
 class Decoder(Protocol):
@@ -101,7 +102,7 @@ class RecognizerCore:
         self._on_audio = on_audio  # sees the audio as recognised, after the gain
         self._on_too_quiet = on_too_quiet
         self._gain = AutomaticGain(SAMPLE_RATE)
-        self._too_quiet = False
+        self._quiet_run_s = 0.0  # how long the audio has been too quiet, after the gain
         self._vad = vad if vad is not None else SpeechDetector(options.vad)
         self._agreement = LocalAgreement()
 
@@ -200,15 +201,18 @@ class RecognizerCore:
         return events
 
     def _report_level(self, seconds: float) -> None:
-        too_quiet = self._gain.too_quiet
-        if too_quiet:
-            self.stats.too_quiet_s += seconds
-        if too_quiet and not self._too_quiet:
+        """Warn once (and call on_too_quiet) when the audio stays too quiet to recognise for
+        TOO_QUIET_REPORT_S even after the gain; the onset of quiet speech is often briefly so."""
+        if not self._gain.too_quiet:
+            self._quiet_run_s = 0.0
+            return
+        self.stats.too_quiet_s += seconds
+        self._quiet_run_s += seconds
+        if self._quiet_run_s - seconds < TOO_QUIET_REPORT_S <= self._quiet_run_s:
             log.warning("audio too quiet to recognise even after %.0f dB of gain, at %.1f s of the stream",
                         self._gain.gain_db, self._audio_s)
             if self._on_too_quiet is not None:
                 self._on_too_quiet()
-        self._too_quiet = too_quiet
 
     def _choose_language(self, final: bool) -> str | None:
         """Auto mode: detect the language of this utterance's own audio until words are committed
