@@ -3,9 +3,10 @@
 Files, SIP bridges and many hardware inputs apply no gain control, and speech can arrive at
 -65 dBFS. There Silero's speech probability stays under its threshold once its state has seen
 louder audio, and Whisper hears next to nothing. The gain follows the level of the loud parts
-(instant attack, a release of RELEASE_DB_PER_S in pauses) and is bounded: never an attenuation,
-at most MAX_BOOST_DB, and never so much that the stream's own noise floor rises above
-NOISE_CEILING_DBFS. Digital silence (below SILENCE_DBFS) is left alone and moves no estimate.
+(instant attack; a release of RELEASE_DB_PER_S while the signal is quieter, held in pauses so
+that they do not pump the noise up) and is bounded: never an attenuation, at most MAX_BOOST_DB,
+and never so much that the stream's own noise floor rises above NOISE_CEILING_DBFS. Until signal
+stands out of the noise, nothing is boosted; digital silence (below SILENCE_DBFS) moves no estimate.
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ class AutomaticGain:
         self._remember(level, dt)
         if level > SILENCE_DBFS:
             self._track(level, dt)
-        elif self._speech is not None:
-            self._speech -= RELEASE_DB_PER_S * dt
         target = self._target_gain()
         # Ramp across the block so that a change of gain makes no click.
         ramp = np.linspace(self._gain_db, target, num=len(block), endpoint=True, dtype=np.float32)
@@ -80,14 +79,16 @@ class AutomaticGain:
             self._recent_s -= dt  # blocks are all of one length
 
     def _track(self, level: float, dt: float) -> None:
-        if self._speech is None or level >= self._speech:
-            self._speech = level
-        else:
-            self._speech = max(level, self._speech - RELEASE_DB_PER_S * dt)
         if self._noise is None or level <= self._noise:
             self._noise = level
         else:
             self._noise = min(level, self._noise + NOISE_RISE_DB_PER_S * dt)
+        if level - self._noise < SIGNAL_OVER_NOISE_DB:
+            return  # a pause: hold the speech level
+        if self._speech is None or level >= self._speech:
+            self._speech = level
+        else:
+            self._speech = max(level, self._speech - RELEASE_DB_PER_S * dt)
 
     def _target_gain(self) -> float:
         if self._speech is None:
