@@ -21,7 +21,7 @@ from eval_data import REPO
     ("HIVE_DEVICE", "tpu", "auto"),
     ("HIVE_LANGUAGE", "english", "language code"),
     ("HIVE_COMPUTE_TYPE", "int3", "int8"),
-    ("HIVE_VAD_THRESHOLD", "1.5", "less than 1"),
+    ("HIVE_VAD_THRESHOLD", "1.5", "less than or equal to 0.95"),
     ("HIVE_TRIM_S", "20", "max_buffer_s"),
     ("HIVE_MT_PATHS", '{"en_es": "/tmp"}', "language pairs"),
     ("HIVE_MT_PATHS", '{"en-es": "/nonexistent/opus-mt-en-es"}', "does not exist"),
