@@ -281,7 +281,7 @@ def test_unwritable_output_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     path, _ = clip("fw-jfk")
     result = hive("transcribe", str(path), "--events", str(tmp_path / "file" / "events.jsonl"), timeout=120)
-    assert_one_line_error(result, "events.jsonl")
+    assert_one_line_error(result, str(tmp_path / "file"))
 
 
 # --- an interrupted translate ----------------------------------------------------------------------
