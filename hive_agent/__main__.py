@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     except HiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path that cannot be written, a disk that is full
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

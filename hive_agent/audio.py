@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,24 @@ import soxr
 
 from .errors import AudioFormatError
 
+log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 MIN_RATE, MAX_RATE = 8_000, 192_000
+
+
+def check_rate(sample_rate: object) -> None:
+    if not isinstance(sample_rate, (int, np.integer)) or not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise AudioFormatError(
+            f"sample rate {sample_rate!r} Hz is not supported; give {MIN_RATE}-{MAX_RATE} Hz audio")
+
+
+def silence_non_finite(samples: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaN and inf samples -> 0 (one NaN would wipe out a whole utterance in Whisper); their count."""
+    bad = ~np.isfinite(samples)
+    count = int(bad.sum())
+    if count:
+        samples = np.where(bad, np.float32(0.0), samples)
+    return samples, count
 
 
 def _as_float_mono(samples: np.ndarray, num_channels: int) -> np.ndarray:
@@ -38,14 +56,17 @@ class AudioConverter:
     def __init__(self) -> None:
         self._rate: int | None = None
         self._resampler: soxr.ResampleStream | None = None
+        self.non_finite = 0  # NaN/inf samples replaced with silence so far
 
     def convert(self, samples: np.ndarray, sample_rate: int, num_channels: int = 1) -> np.ndarray:
-        if not isinstance(sample_rate, (int, np.integer)) or not MIN_RATE <= sample_rate <= MAX_RATE:
-            raise AudioFormatError(
-                f"sample rate {sample_rate!r} Hz is not supported; give {MIN_RATE}-{MAX_RATE} Hz audio")
+        check_rate(sample_rate)
         if num_channels < 1:
             raise AudioFormatError(f"num_channels must be >= 1, got {num_channels}")
-        mono = _as_float_mono(samples, num_channels)
+        mono, count = silence_non_finite(_as_float_mono(samples, num_channels))
+        if count and not self.non_finite:
+            log.warning("%d NaN/inf audio samples replaced with silence (later ones are replaced quietly)",
+                        count)
+        self.non_finite += count
         if sample_rate == SAMPLE_RATE:
             return mono
         if sample_rate != self._rate:  # a source that changes rate gets a fresh resampler
@@ -59,13 +80,69 @@ class AudioConverter:
         return self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Read wav/flac/ogg with libsndfile, anything else (mp3, m4a) with PyAV.
+@dataclass
+class AudioFile:
+    samples: np.ndarray  # (frames, channels) float32, every sample finite
+    rate: int
+    truncated: bool = False  # a WAV cut short: its header promises more than the file holds
 
-    Returns (samples shaped (frames, channels) float32, sample rate)."""
+
+def open_audio(path: Path) -> AudioFile:
+    """Read an audio file, or raise AudioFormatError saying in one line what is wrong with it.
+
+    NaN/inf samples become silence (warned); a WAV cut short is read as far as it goes (warned)."""
     path = Path(path)
+    if path.is_dir():
+        raise AudioFormatError(f"{path} is a directory: give an audio file (wav, flac, ogg or mp3)")
     if not path.is_file():
         raise AudioFormatError(f"audio file not found: {path}")
+    if path.stat().st_size == 0:
+        raise AudioFormatError(f"audio file {path} is empty (0 bytes)")
+    data, rate = _decode(path)
+    check_rate(rate)
+    if data.size == 0:
+        raise AudioFormatError(f"audio file {path} holds no audio (0 samples)")
+    data, count = silence_non_finite(data)
+    if count == data.size:
+        raise AudioFormatError(f"audio file {path} holds no valid audio: every sample is NaN or inf")
+    if count:
+        log.warning("%s: %d of %d samples are NaN or inf: replaced with silence", path, count, data.size)
+    missing_s = wav_missing_seconds(path, len(data) / rate)
+    if missing_s:
+        log.warning("%s is truncated: %.1f s of audio promised by its header are missing; "
+                    "reading the %.1f s that are there", path, missing_s, len(data) / rate)
+    return AudioFile(data, rate, truncated=bool(missing_s))
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """(samples shaped (frames, channels) float32, sample rate) of an audio file: see open_audio."""
+    audio = open_audio(path)
+    return audio.samples, audio.rate
+
+
+def wav_missing_seconds(path: Path, read_s: float) -> float:
+    """Seconds a RIFF/WAVE header promises beyond `read_s` (libsndfile quietly reads a cut file)."""
+    with path.open("rb") as fh:
+        if fh.read(12)[8:] != b"WAVE":
+            return 0.0
+        byte_rate = 0
+        while len(header := fh.read(8)) == 8:
+            chunk, size = header[:4], int.from_bytes(header[4:], "little")
+            if chunk == b"fmt ":
+                byte_rate = int.from_bytes(fh.read(16)[8:12], "little")
+                fh.seek(size - 16 + (size & 1), 1)
+            elif chunk == b"data":
+                if not byte_rate or size in (0, 0xFFFFFFFF):  # streamed WAVs leave the size open
+                    return 0.0
+                missing_s = size / byte_rate - read_s
+                return missing_s if missing_s > 0.01 else 0.0
+            else:
+                fh.seek(size + (size & 1), 1)
+    return 0.0
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """wav/flac/ogg with libsndfile, anything else (mp3, m4a) with PyAV."""
     try:
         import soundfile
 

@@ -25,3 +25,7 @@ class SettingsError(HiveError):
 
 class AudioFormatError(HiveError, ValueError):
     """Audio that cannot be converted to the pipeline's format."""
+
+
+class LanguageError(HiveError, ValueError):
+    """A language tag that is malformed or names a language HIVE cannot handle."""

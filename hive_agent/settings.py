@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
-from .errors import SettingsError
-from .text import is_language_code
+from .errors import LanguageError, SettingsError
+from .text import parse_language
+
+log = logging.getLogger(__name__)
+ENV_PREFIX = "HIVE_"
+ENV_FILE = ".env"
+NOT_SETTINGS = {"HIVE_EVAL_DIR"}  # read by the tests and benchmarks, not by the agent
 
 class HiveSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HIVE_", env_file=".env", extra="ignore",
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore",
                                       validate_default=True)
 
     # --- models and devices -------------------------------------------------------------
     models_dir: Path = Field(Path("models"), description="Directory of local models and the model cache")
-    whisper_model: str = Field("base", description="`base`, `tiny.en`, or a local CTranslate2 Whisper directory")
+    whisper_model: str = Field("base", min_length=1, description="`base`, `tiny.en`, or a local CTranslate2 Whisper directory")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` uses the GPU when one is present")
     compute_type: str = Field("auto", description="CTranslate2 compute type; `auto` = int8 on CPU, float16 on GPU")
     cpu_threads: int = Field(2, ge=0, le=256, description="Threads per Whisper call on CPU (0 = all cores)")
@@ -25,7 +37,7 @@ class HiveSettings(BaseSettings):
     mt_paths: dict[str, Path] = Field(default_factory=dict, description='Marian model directories by pair, e.g. {"en-es": "/models/opus-mt-en-es"}; default models/mt/<src>-<tgt>')
 
     # --- service ---------------------------------------------------------------------
-    http_host: str = Field("0.0.0.0", description="Address of the HTTP endpoints (/health, /metrics, ...)")
+    http_host: str = Field("0.0.0.0", min_length=1, description="Address of the HTTP endpoints (/health, /metrics, ...)")
     http_port: int = Field(8081, ge=1, le=65535, description="Port of the HTTP endpoints")
 
     # --- recognition -----------------------------------------------------------------
@@ -38,12 +50,12 @@ class HiveSettings(BaseSettings):
     prompt_chars: int = Field(200, ge=0, le=1000, description="Committed text (characters) given to Whisper as prompt")
     trim_s: float = Field(6.0, gt=1.0, le=30.0, description="Trim the buffer at a committed sentence end past this length")
     max_buffer_s: float = Field(12.0, gt=2.0, le=30.0, description="Trim at any committed word past this length")
-    max_tokens_per_s: float = Field(6.0, gt=1.0, description="Cap on generated tokens per buffer second (loop guard)")
+    max_tokens_per_s: float = Field(6.0, gt=1.0, le=30.0, description="Cap on generated tokens per buffer second (loop guard)")
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Whisper no-speech probability that drops a decode")
-    compression_ratio_threshold: float = Field(2.4, gt=1.0, description="Drop hypotheses more repetitive than this")
+    compression_ratio_threshold: float = Field(2.4, gt=1.0, le=10.0, description="Drop hypotheses more repetitive than this")
 
     # --- voice activity --------------------------------------------------------------
-    vad_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Silero speech probability that starts speech")
+    vad_threshold: float = Field(0.5, ge=0.05, le=0.95, description="Silero speech probability that starts speech")
     vad_min_silence_s: float = Field(0.4, ge=0.05, le=5.0, description="Silence that ends an utterance")
     vad_min_speech_s: float = Field(0.1, ge=0.0, le=2.0, description="Speech needed to start an utterance")
     vad_pad_s: float = Field(0.3, ge=0.0, le=2.0, description="Audio kept before speech starts")
@@ -52,16 +64,23 @@ class HiveSettings(BaseSettings):
     @classmethod
     def _language(cls, value: str) -> str:
         value = value.strip().lower()
-        if value != "auto" and not is_language_code(value):
-            raise ValueError("must be `auto` or a 2-3 letter language code such as `en` or `de`")
-        return value
+        if value == "auto":
+            return value
+        try:
+            return parse_language(value)
+        except LanguageError as exc:
+            raise ValueError(f"{exc}, or `auto` to detect it") from None
 
     @field_validator("mt_paths")
     @classmethod
     def _mt_paths(cls, value: dict[str, Path]) -> dict[str, Path]:
         for pair, path in value.items():
             source, _, target = pair.partition("-")
-            if not (is_language_code(source) and is_language_code(target)):
+            try:  # Whisper must hear the source; the target only has to be a language code
+                well_formed = f"{parse_language(source)}-{parse_language(target, known_only=False)}" == pair
+            except LanguageError as exc:
+                raise ValueError(f"keys are language pairs such as `en-es`, got {pair!r}: {exc}") from None
+            if not well_formed:
                 raise ValueError(f"keys are language pairs such as `en-es`, got {pair!r}")
             if not Path(path).expanduser().is_dir():
                 raise ValueError(f"the {pair} model directory {path} does not exist")
@@ -86,14 +105,33 @@ class HiveSettings(BaseSettings):
         return self.models_dir.expanduser().resolve()
 
 
+def warn_unknown_variables(names: Iterable[str]) -> None:
+    """A misspelt HIVE_ variable would be ignored without a word: name it and the closest setting."""
+    settings = [f"{ENV_PREFIX}{field.upper()}" for field in HiveSettings.model_fields]
+    for name in sorted(set(names)):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in settings and upper not in NOT_SETTINGS:
+            close = difflib.get_close_matches(upper, settings, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see the settings table in README.md"
+            log.warning("ignoring unknown setting %s (%s)", name, hint)
+
+
 def load_settings(**overrides) -> HiveSettings:
     """Build the settings, turning validation errors into one message naming each setting."""
+    env_file = Path(ENV_FILE)
+    warn_unknown_variables([*os.environ, *(dotenv_values(env_file) if env_file.is_file() else ())])
     try:
         return HiveSettings(**overrides)
+    except SourceError as exc:  # a value pydantic-settings cannot even parse (JSON of a dict)
+        field = re.search(r'field "(\w+)"', str(exc))
+        env = f"HIVE_{field.group(1).upper()}" if field else "HIVE_* settings"
+        raise SettingsError(f"invalid setting {env}: cannot parse its value ({exc.__cause__ or exc}); "
+                            f'give JSON such as {{"en-es": "/models/opus-mt-en-es"}}') from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "settings"
             env = f"HIVE_{name.upper()}" if name != "settings" else "HIVE_* settings"
-            lines.append(f"invalid setting {env}: {err['msg']} (got {err.get('input')!r})")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"invalid setting {env}: {message} (got {err.get('input')!r})")
         raise SettingsError("\n".join(lines)) from None

@@ -1,5 +1,7 @@
 """Access tokens: decoded with PyJWT and checked claim by claim."""
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import jwt
@@ -8,6 +10,7 @@ from livekit import api
 
 from hive_agent.access import create_token, credentials_from_env, normalize_language, parse_ttl
 from hive_agent.errors import SettingsError
+from eval_data import REPO
 
 KEY = "APItestkey"
 SECRET = "a-test-secret-that-is-at-least-32-characters-long"
@@ -33,10 +36,10 @@ def test_token_grants_room_join_publish_and_subscribe():
     assert "attributes" not in claims
 
 
-def test_listen_only_token_cannot_publish_media_but_can_send_data():
+def test_listen_only_token_can_publish_neither_media_nor_data():
     claims = decode(create_token(KEY, SECRET, room="r", identity="bob", can_publish=False))
     assert claims["video"]["canPublish"] is False
-    assert claims["video"]["canPublishData"] is True
+    assert claims["video"]["canPublishData"] is False
     assert claims["video"]["canSubscribe"] is True
 
 
@@ -75,7 +78,7 @@ def test_malformed_language_is_rejected_with_examples(bad):
         create_token(KEY, SECRET, room="r", identity="x", language=bad)
 
 
-@pytest.mark.parametrize("code, expected", [("ES", "es"), ("fil", "fil"), ("es-419", "es-419"),
+@pytest.mark.parametrize("code, expected", [("ES", "es"), ("yue", "yue"), ("es-419", "es-419"),
                                             ("zh-tw", "zh-TW")])
 def test_language_codes_are_normalised(code, expected):
     assert normalize_language(code) == expected
@@ -103,10 +106,45 @@ def test_parse_ttl(text, expected):
     assert parse_ttl(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["1", "h", "1x", "1.5h", "-1h", "1 h", "", "0m"])
+@pytest.mark.parametrize("bad", ["1", "h", "1x", "1.5h", "-1h", "1 h", "", "0m", "1000000000d", "31d",
+                                 "30d1s", "9" * 5000 + "s"])
 def test_parse_ttl_rejects_malformed_values(bad):
     with pytest.raises(ValueError, match=r"invalid token lifetime"):
         parse_ttl(bad)
+    assert parse_ttl("30d") == timedelta(days=30)
+
+
+def test_lifetime_is_bounded_in_create_token_too():
+    with pytest.raises(ValueError, match="at most 30 days"):
+        create_token(KEY, SECRET, room="r", identity="x", ttl=timedelta(days=31))
+
+
+@pytest.mark.parametrize("field", ["room", "identity", "name"])
+@pytest.mark.parametrize("bad, fragment", [("a\nb", "newline or control"), ("a\x1bb", "newline or control"),
+                                           ("x" * 5000, "at most 256"), ("  ", "empty")])
+def test_names_with_control_characters_or_5000_chars_are_refused(field, bad, fragment):
+    names = {"room": "r", "identity": "x", "name": "X"} | {field: bad}
+    with pytest.raises(ValueError, match=f"{field}.*{fragment}"):
+        create_token(KEY, SECRET, **names)
+    names[field] = "Zoë Müller-Ångström 2"  # any printable text is fine
+    assert decode(create_token(KEY, SECRET, **names))
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(ValueError, match=r"invalid language code 'zz'.*Whisper knows"):
+        create_token(KEY, SECRET, room="r", identity="x", language="zz")
+
+
+@pytest.mark.parametrize("args, fragment", [(["--ttl", "1000000000d"], "at most 30d"),
+                                            (["--identity", "a\nb"], "newline"),
+                                            (["--language", "zz"], "zz")])
+def test_token_command_errors_are_one_line(args, fragment):
+    argv = ["--room", "r", "--identity", "x", *args]
+    result = subprocess.run([sys.executable, "-m", "hive_agent", "token", *argv], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET},
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and fragment in result.stderr
 
 
 def test_credentials_from_env():

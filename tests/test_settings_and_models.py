@@ -20,11 +20,15 @@ from eval_data import REPO
     ("HIVE_CHUNK_S", "abc", "valid number"),
     ("HIVE_DEVICE", "tpu", "auto"),
     ("HIVE_LANGUAGE", "english", "language code"),
+    ("HIVE_LANGUAGE", "zz", "not a language Whisper knows"),
     ("HIVE_COMPUTE_TYPE", "int3", "int8"),
-    ("HIVE_VAD_THRESHOLD", "1.5", "less than 1"),
+    ("HIVE_VAD_THRESHOLD", "1.5", "less than or equal to 0.95"),
     ("HIVE_TRIM_S", "20", "max_buffer_s"),
     ("HIVE_MT_PATHS", '{"en_es": "/tmp"}', "language pairs"),
     ("HIVE_MT_PATHS", '{"en-es": "/nonexistent/opus-mt-en-es"}', "does not exist"),
+    ("HIVE_MT_PATHS", '{"zz-en": "/tmp"}', "language pairs"),
+    ("HIVE_MT_PATHS", "not json", "cannot parse"),
+    ("HIVE_MAX_TOKENS_PER_S", "1000", "less than or equal to 30"),
 ])
 def test_invalid_setting_names_the_variable(monkeypatch, env, value, fragment):
     monkeypatch.setenv(env, value)

@@ -13,10 +13,11 @@ from pathlib import Path
 from ..bench.report import (Benchmark, format_clip_table, format_streams_table, plot_latencies, plot_streams,
                             reports_for_table)
 from ..bench.run import MANIFEST_LANGUAGE, default_manifest, load_manifest, run_benchmark, select_clips
-from ..errors import SettingsError
+from ..errors import LanguageError, SettingsError
 from ..pipeline.engine import Engine
 from ..settings import load_settings
 from ..slo import format_table
+from ..text import parse_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,10 +48,10 @@ def stream_counts(spec: str | None) -> list[int]:
 
 
 def language_code(spec: str, option: str) -> str:
-    code = spec.strip().lower()
-    if not code.isalpha() or not 2 <= len(code) <= 3:
-        raise SettingsError(f"{option} takes one language code such as en or es; got {spec!r}")
-    return code
+    try:
+        return parse_language(spec, option)
+    except LanguageError as exc:
+        raise SettingsError(f"{exc} ({option} takes one language)") from None
 
 
 def source_language(spec: str) -> str:

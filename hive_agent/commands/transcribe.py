@@ -9,9 +9,11 @@ from pathlib import Path
 from ..captions import CaptionPrinter
 from ..stt.whisper_decoder import load_whisper
 from ..events import EventLog
-from ..audio import read_audio
+from ..audio import AudioFile, open_audio
+from ..errors import AudioFormatError
 from ..file_source import RealtimeClock
 from ..settings import load_settings
+from ..text import parse_language
 from ..slo import print_run_summary
 from ..stt.drive import recognize
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
@@ -26,9 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-async def transcribe(file: Path, settings, realtime: bool, events: EventLog,
+async def transcribe(audio: AudioFile, settings, realtime: bool, events: EventLog,
                      printer: CaptionPrinter | None = None) -> tuple[StreamingRecognizer, float]:
-    data, rate = read_audio(file)
+    data, rate = audio.samples, audio.rate
     clock = RealtimeClock() if realtime else None
     recognizer = StreamingRecognizer(load_whisper(settings),
                                      RecognizerOptions.from_settings(settings, catch_up=realtime), clock=clock)
@@ -42,14 +44,24 @@ async def transcribe(file: Path, settings, realtime: bool, events: EventLog,
     return recognizer, len(data) / rate
 
 
+def fail_if_truncated_and_silent(path: Path, audio: AudioFile, events: list[dict]) -> None:
+    """A cut-off file is read as far as it goes; it only counts as done if words came out of it."""
+    if audio.truncated and not any(e["type"] == "words" and e["committed"] for e in events):
+        raise AudioFormatError(f"{path} is truncated and no speech was recognised in the part that is there")
+
+
 def run(args: argparse.Namespace) -> int:
-    overrides = {"language": args.language} if args.language else {}
-    settings = load_settings(**overrides)
+    language = args.language and args.language.strip().lower()
+    if language and language != "auto":
+        language = parse_language(args.language, "--language")
+    audio = open_audio(args.file)  # a bad file fails before the model loads
+    settings = load_settings(**({"language": language} if language else {}))
     log = EventLog(args.events)
     try:
-        recognizer, audio_s = asyncio.run(transcribe(args.file, settings, args.realtime, log, CaptionPrinter()))
+        recognizer, audio_s = asyncio.run(transcribe(audio, settings, args.realtime, log, CaptionPrinter()))
     finally:
         log.close()
+    fail_if_truncated_and_silent(args.file, audio, log.events)
     if args.realtime:
         stats = recognizer.stats
         print_run_summary(args.file.stem, log.events, audio_s, stats.compute_s,

