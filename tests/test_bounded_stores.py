@@ -102,4 +102,4 @@ def test_words_go_to_the_clip_they_were_spoken_in_with_their_language_label():
     a, b, c = attribution.clips
     assert (a.words, b.words, c.words) == (2, 1, 1)
     assert (a.wrong_language_words, b.wrong_language_words, c.wrong_language_words) == (0, 1, 0)
-    assert ClipWords(clip("d", "fr")).as_dict()["words"] == 0
+    assert a.as_dict()["text"] == "one two" and ClipWords(clip("d", "fr")).as_dict()["words"] == 0

@@ -25,9 +25,9 @@ from ..audio import SAMPLE_RATE
 from ..events import EventLog, WordsEvent
 from ..file_source import feed_samples
 from ..pipeline.engine import Engine
-from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+from ..stt.recognizer import RecognizerOptions, RecognizerStats, StreamingRecognizer
 from ..stt.whisper_decoder import WhisperDecoder
-from .run import Clip, clip_audio
+from .run import Clip, Progress, clip_audio
 
 BASELINE_MINUTE = 5
 GROWTH_LIMIT_MB = 50.0
@@ -70,6 +70,7 @@ class ClipWords:
     clip: Clip
     words: int = 0
     labels: Counter = field(default_factory=Counter)  # language label -> words
+    text: list[str] = field(default_factory=list)  # the committed words
 
     @property
     def wrong_language_words(self) -> int:
@@ -78,7 +79,8 @@ class ClipWords:
 
     def as_dict(self) -> dict:
         return {"id": self.clip.id, "lang": self.clip.lang, "words": self.words,
-                "labels": dict(self.labels), "wrong_language_words": self.wrong_language_words}
+                "labels": dict(self.labels), "wrong_language_words": self.wrong_language_words,
+                "text": " ".join(self.text), "reference": self.clip.text}
 
 
 class WordAttribution:
@@ -93,6 +95,7 @@ class WordAttribution:
             k = max(0, bisect.bisect_right(self._starts, (word.start + word.end) / 2) - 1)
             self.clips[k].words += 1
             self.clips[k].labels[event.lang] += 1
+            self.clips[k].text.append(word.text)
 
 
 @dataclass
@@ -103,6 +106,7 @@ class LongRun:
     samples: list[MinuteSample]
     clips: list[ClipWords]
     stores: dict[str, int]  # at the end
+    stats: RecognizerStats
     top_growth: list[str]  # tracemalloc: the lines whose Python memory grew most after the baseline
 
     def sample_at(self, minute: int) -> MinuteSample | None:
@@ -116,6 +120,8 @@ class LongRun:
             "mode": self.mode,
             "stream_minutes": round(self.stream_s / 60, 2),
             "compute_s": round(self.compute_s, 1),
+            "decodes": self.stats.decodes,
+            "largest_buffer_s": round(self.stats.max_buffer_s, 2),
             "rss_at_baseline_mb": baseline and round(baseline.rss_mb, 1),
             "baseline_minute": BASELINE_MINUTE,
             "rss_end_mb": end and round(end.rss_mb, 1),
@@ -138,10 +144,11 @@ class LongRun:
 class MemoryProbe:
     """RSS (and, when tracing, Python-heap) samples at each whole stream minute."""
 
-    def __init__(self, stores: Callable[[], dict[str, int]], trace: bool):
+    def __init__(self, stores: Callable[[], dict[str, int]], trace: bool, progress: Progress | None = None):
         self._process = psutil.Process()
         self._stores = stores
         self._trace = trace
+        self._progress = progress
         self._baseline: tracemalloc.Snapshot | None = None
         self.samples: list[MinuteSample] = []
 
@@ -150,8 +157,11 @@ class MemoryProbe:
         while (len(self.samples) + 1) * 60 <= stream_s:
             minute = len(self.samples) + 1
             python_mb = tracemalloc.get_traced_memory()[0] / 2**20 if self._trace else None
-            self.samples.append(MinuteSample(minute, self._process.memory_info().rss / 2**20, python_mb,
-                                             self._stores()))
+            sample = MinuteSample(minute, self._process.memory_info().rss / 2**20, python_mb, self._stores())
+            self.samples.append(sample)
+            if self._progress is not None:
+                python = "" if python_mb is None else f", Python heap {python_mb:.1f} MB"
+                self._progress(f"minute {minute}: RSS {sample.rss_mb:.0f} MB{python}, {sample.stores}")
             if self._trace and minute == BASELINE_MINUTE:
                 self._baseline = tracemalloc.take_snapshot()
 
@@ -190,7 +200,7 @@ def load_clips(clips: Sequence[Clip]) -> dict[str, np.ndarray]:
 
 async def run_recognizer(whisper: WhisperDecoder, options: RecognizerOptions, plan: Sequence[Placement],
                          audio: dict[str, np.ndarray], pause_s: float, keep_events: bool,
-                         trace: bool) -> LongRun:
+                         trace: bool, progress: Progress | None = print) -> LongRun:
     """What `transcribe` does with a file, as a stream: the recognizer, every event into an in-memory
     event log (`keep_events`; transcribe keeps it for its summary)."""
     recognizer = StreamingRecognizer(whisper, options)
@@ -198,7 +208,7 @@ async def run_recognizer(whisper: WhisperDecoder, options: RecognizerOptions, pl
     kept: list[WordsEvent] = []  # `stt.drive.recognize` also returns the event objects
     attribution = WordAttribution(plan)
     probe = MemoryProbe(lambda: {"events_kept": len(kept), "event_log_records": len(log.events),
-                                 "buffer_ms": round(recognizer.buffer_seconds * 1000)}, trace)
+                                 "buffer_ms": round(recognizer.buffer_seconds * 1000)}, trace, progress)
 
     async def consume() -> None:
         async for event in recognizer:
@@ -218,7 +228,8 @@ async def run_recognizer(whisper: WhisperDecoder, options: RecognizerOptions, pl
         consumer.cancel()
         await recognizer.aclose()
     return LongRun("recognizer", recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
-                   attribution.clips, probe.samples[-1].stores if probe.samples else {}, probe.top_growth())
+                   attribution.clips, probe.samples[-1].stores if probe.samples else {}, recognizer.stats,
+                   probe.top_growth())
 
 
 def session_stores(engine: Engine, session) -> dict[str, int]:
@@ -229,12 +240,13 @@ def session_stores(engine: Engine, session) -> dict[str, int]:
 
 
 async def run_session(engine: Engine, targets: Sequence[str], plan: Sequence[Placement],
-                      audio: dict[str, np.ndarray], pause_s: float, trace: bool) -> LongRun:
+                      audio: dict[str, np.ndarray], pause_s: float, trace: bool,
+                      progress: Progress | None = print) -> LongRun:
     """What a room does with a speaker: a `SpeakerSession` (auto language) whose outputs, speech
     included, are consumed and dropped (the room publishes them; it keeps no log)."""
     session = engine.new_session("long-stream", "auto", targets, realtime=False)
     attribution = WordAttribution(plan)
-    probe = MemoryProbe(lambda: session_stores(engine, session), trace)
+    probe = MemoryProbe(lambda: session_stores(engine, session), trace, progress)
 
     async def consume() -> None:
         async for out in session.outputs():
@@ -252,7 +264,8 @@ async def run_session(engine: Engine, targets: Sequence[str], plan: Sequence[Pla
         consumer.cancel()
         await session.aclose()
     return LongRun("session", session.recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
-                   attribution.clips, session_stores(engine, session), probe.top_growth())
+                   attribution.clips, session_stores(engine, session), session.recognizer.stats,
+                   probe.top_growth())
 
 
 def plot_memory(documents: Sequence[dict], path, title: str) -> None:
