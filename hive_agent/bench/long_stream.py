@@ -32,7 +32,6 @@ from .run import Clip, Progress, clip_audio
 BASELINE_MINUTE = 5
 GROWTH_LIMIT_MB = 50.0
 AHEAD_S = 2.0  # audio fed ahead of the recognizer: a live source's pace, not a queue of the whole stream
-MODES = ("recognizer", "session")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`python -m hive_agent bench-long`: an hour-long stream through `transcribe`'s recognizer and a
 room's session, as fast as the machine decodes; does memory stay flat and does every clip come out
-in its own language? Prints the figures and writes bench-long.json and memory.png."""
+in its own language? Prints the figures and writes bench-long.json and memory.png; exits with 1
+when memory grows or a clip gets no words or words in another language."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import os
 import tracemalloc
 from pathlib import Path
 
+from ..audio import SAMPLE_RATE
 from ..bench.long_stream import (BASELINE_MINUTE, GROWTH_LIMIT_MB, load_clips, plan_stream, plot_memory,
                                  run_recognizer, run_session)
-from ..audio import SAMPLE_RATE
 from ..bench.run import default_manifest, load_manifest
 from ..errors import SettingsError
 from ..pipeline.engine import Engine
@@ -81,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.minutes:g} min of {args.manifest.name}, whisper {settings.whisper_model}, "
                 f"{os.cpu_count()} CPUs")
     print(f"\nwritten: {args.out / 'bench-long.json'}, {args.out / 'memory.png'}")
-    return 0 if all(d["memory_flat"] and not d["clips_without_words"] for d in docs) else 1
+    passed = all(d["memory_flat"] and not d["clips_without_words"] and not d["clips_in_wrong_language"]
+                 for d in docs)
+    return 0 if passed else 1
 
 
 def print_summary(doc: dict) -> None:
