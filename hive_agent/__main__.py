@@ -10,13 +10,13 @@ from .errors import HiveError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import bench, demo, models, room, token, transcribe, translate
+    from .commands import bench, bench_long, demo, models, room, token, transcribe, translate
 
     parser = argparse.ArgumentParser(prog="python -m hive_agent",
                                      description="HIVE: real-time speech translation for LiveKit rooms")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (demo, translate, transcribe, room, token, models, bench):
+    for module in (demo, translate, transcribe, room, token, models, bench, bench_long):
         module.add_parser(sub)
     return parser
 

@@ -70,6 +70,12 @@ class Performance:
             self._retracted += retracted
             self._confidences.extend(probabilities)
 
+    @property
+    def stored_items(self) -> int:
+        """Samples held in memory: at most `window` per stage, confidence and caption event."""
+        with self._lock:
+            return sum(map(len, self._stage_ms.values())) + len(self._confidences) + len(self._word_events)
+
     def latency_p95_ms(self, stage: str) -> float | None:
         """p95 of the stage's recent compute times in ms; None before the first sample."""
         if stage not in _STAGE_KEYS:

@@ -42,6 +42,7 @@ it equals, and that word's reference end is used; a unit that maps to no word is
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,19 +131,55 @@ def _word_end_function(word_end: WordEnd | Sequence[float | None] | None) -> Wor
     return lambda position, _word: ends[position] if position < len(ends) else None
 
 
+class _Recent:
+    """A mapping that remembers only its `limit` most recently set keys; counts what it forgot."""
+
+    def __init__(self, limit: int):
+        self._items: OrderedDict = OrderedDict()
+        self._limit = limit
+        self.forgotten = 0
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def set(self, key, value=None) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._limit:
+            self._items.popitem(last=False)
+            self.forgotten += 1
+
+    def pop(self, key, default=None):
+        return self._items.pop(key, default)
+
+
 class SloTracker:
-    """Turns event-log records, one at a time, into SLO samples (see the module docstring)."""
+    """Turns event-log records, one at a time, into SLO samples (see the module docstring).
+
+    A live session runs for hours, so the tracker remembers only the last `RECENT_UNITS` (unit,
+    lang) keys and, with a reference, the last `RECENT_WORDS` committed words: a unit's records
+    come seconds after its words, and unit ids do not repeat within a log. Samples and counts are
+    handed out per event, never stored here."""
+
+    RECENT_UNITS = 1000
+    RECENT_WORDS = 1000
 
     def __init__(self, word_end: WordEnd | Sequence[float | None] | None = None):
         self._reference_end = _word_end_function(word_end)
         self._committed = 0
         self._tail: list[_ShownWord] = []
-        # only with a reference: (position, word) of each committed word, by its own end in ms
-        self._committed_by_end_ms: dict[int, tuple[int, dict]] = {}
-        self._source_end: dict[UnitKey, float | None] = {}
-        self._unit_source_end: dict[str, float | None] = {}
-        self._speech_started: set[UnitKey] = set()
-        self._speech_waiting: dict[UnitKey, float] = {}  # speech start seen before its text
+        # only with a reference: (position, word) of recent committed words, by their own end in ms
+        self._committed_by_end_ms = _Recent(self.RECENT_WORDS)
+        self._source_end = _Recent(self.RECENT_UNITS)  # (unit, lang) -> its end, once translated
+        self._unit_source_end = _Recent(self.RECENT_UNITS)  # unit -> its first translation's end
+        self._speech_started = _Recent(self.RECENT_UNITS)  # (unit, lang) keys
+        self._speech_waiting = _Recent(self.RECENT_UNITS)  # (unit, lang) -> speech start seen before its text
 
     @property
     def uncommitted_words(self) -> int:
@@ -152,7 +189,14 @@ class SloTracker:
     @property
     def speech_without_text(self) -> int:
         """Speech starts whose unit never had a translation record."""
-        return len(self._speech_waiting)
+        return len(self._speech_waiting) + self._speech_waiting.forgotten
+
+    @property
+    def stored_items(self) -> int:
+        """Entries held in memory; bounded however long the log."""
+        return len(self._tail) + sum(len(store) for store in (
+            self._committed_by_end_ms, self._source_end, self._unit_source_end, self._speech_started,
+            self._speech_waiting))
 
     def observe(self, event: Mapping | Any) -> Observations:
         record = _as_record(event)
@@ -194,7 +238,7 @@ class SloTracker:
             obs.committed += 1
             if self._reference_end is not None:
                 end_ms = round(float(_field(word, "end")) * 1000)
-                self._committed_by_end_ms[end_ms] = (position, word)
+                self._committed_by_end_ms.set(end_ms, (position, word))
             end = self._word_end(position, word)
             if end is None:
                 obs.unmatched_words += 1
@@ -226,8 +270,9 @@ class SloTracker:
         if key in self._source_end:
             return
         end = self._unit_end(source_end)
-        self._source_end[key] = end
-        self._unit_source_end.setdefault(key[0], end)
+        self._source_end.set(key, end)
+        if key[0] not in self._unit_source_end:
+            self._unit_source_end.set(key[0], end)
         if end is None:
             obs.ttft_unmatched += 1
         else:
@@ -241,14 +286,14 @@ class SloTracker:
         key = (str(_field(record, "unit")), str(_field(record, "lang")))
         if key in self._speech_started:
             return
-        self._speech_started.add(key)
+        self._speech_started.set(key)
         wall = float(_field(record, "wall"))
         if key in self._source_end:
             self._add_end_to_end(key, wall, self._source_end[key], obs)
         elif key[0] in self._unit_source_end:
             self._add_end_to_end(key, wall, self._unit_source_end[key[0]], obs)
         else:
-            self._speech_waiting[key] = wall
+            self._speech_waiting.set(key, wall)
 
     @staticmethod
     def _add_end_to_end(key: UnitKey, wall: float, end: float | None, obs: Observations) -> None:
