@@ -192,3 +192,20 @@ def test_trimming_at_a_sentence_end_moves_the_words_into_the_prompt():
 def test_silence_gets_no_decode():
     decoder = ScriptedDecoder([])
     assert stream(core_for(decoder, []), 3.0) == [] and decoder.calls == []
+
+
+def test_audio_too_quiet_even_after_the_gain_is_reported_once(caplog):
+    from hive_agent.audio import read_audio
+
+    from eval_data import clip
+
+    speech = read_audio(clip("fw-jfk")[0])[0][:, 0]
+    noise = np.random.default_rng(0).standard_normal(len(speech)) * 10 ** (-80 / 20)
+    too_quiet = (speech * 10 ** (-60 / 20) + noise).astype(np.float32)
+    reports = []
+    core = RecognizerCore(ScriptedDecoder([]), RecognizerOptions(catch_up=False), vad=ScriptedVad([]),
+                          on_too_quiet=lambda: reports.append(core.audio_seconds))
+    for i in range(0, len(too_quiet) - BLOCK, BLOCK):
+        core.ingest(too_quiet[i:i + BLOCK])
+    assert len(reports) == 1 and core.stats.too_quiet_s > 5.0
+    assert "too quiet" in caplog.text

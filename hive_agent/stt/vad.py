@@ -12,8 +12,11 @@ from ..audio import SAMPLE_RATE
 from ..models import silero_vad_path
 
 WINDOW = 512  # samples per Silero step at 16 kHz (32 ms)
-HYSTERESIS = 0.15  # speech ends only below threshold - HYSTERESIS (Silero's reference code)
-MIN_END_THRESHOLD = 0.01  # ... but never below this, or a low threshold could never end speech
+# Speech ends only below threshold - HYSTERESIS (Silero's reference code), and for a low
+# threshold a proportional gap instead: 0.15 below a threshold of 0.15 or less is never
+# reached, and an utterance never ended (pauses in fw-jfk score 0.05-0.2).
+HYSTERESIS = 0.15
+HYSTERESIS_RATIO = 0.3
 HISTORY_S = 40.0  # speech probabilities kept for questions about recent audio
 RESET_AFTER_S = 1.0  # silence after which the detector starts from a fresh state
 
@@ -49,7 +52,7 @@ class SpeechDetector:
         self.speaking = False
         self._run_start: float | None = None  # start of the current run of the opposite state
         self._silent_since = 0.0
-        self.end_threshold = max(options.threshold - HYSTERESIS, MIN_END_THRESHOLD)
+        self.end_threshold = options.threshold - min(HYSTERESIS, HYSTERESIS_RATIO * options.threshold)
         self._history = np.zeros(int(HISTORY_S * SAMPLE_RATE / WINDOW), dtype=np.float32)
         self._windows = 0  # windows scored so far; window i covers [i, i + 1) * WINDOW samples
 
