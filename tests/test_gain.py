@@ -33,9 +33,10 @@ def speech() -> np.ndarray:
 
 
 def test_speech_at_an_ordinary_level_passes_unchanged(speech):
-    # Only fw-jfk's faint lead-in (-45 dBFS, before the speech starts at 0.35 s) is lifted.
-    start = int(0.4 * RATE)
-    assert np.array_equal(through(speech)[start:], speech[start:])
+    # fw-jfk's faint lead-in and breaths stay as they are (at most a fraction of a dB).
+    out = through(speech)
+    loud = np.abs(speech) > 1e-3
+    assert np.all(np.abs(out[loud] / speech[loud]) <= 10 ** (1 / 20))
 
 
 @pytest.mark.parametrize("attenuation_db", [30, 45, 50])

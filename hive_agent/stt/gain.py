@@ -4,9 +4,11 @@ Files, SIP bridges and many hardware inputs apply no gain control, and speech ca
 -65 dBFS. There Silero's speech probability stays under its threshold once its state has seen
 louder audio, and Whisper hears next to nothing. The gain follows the level of the loud parts
 (instant attack; a release of RELEASE_DB_PER_S while the signal is quieter, held in pauses so
-that they do not pump the noise up) and is bounded: never an attenuation, at most MAX_BOOST_DB,
-and never so much that the stream's own noise floor rises above NOISE_CEILING_DBFS. Until signal
-stands out of the noise, nothing is boosted; digital silence (below SILENCE_DBFS) moves no estimate.
+that they do not pump the noise up). The gain is bounded: never an attenuation, at most
+MAX_BOOST_DB, and never so much that the stream's own noise floor rises above NOISE_CEILING_DBFS.
+The estimate starts from an ordinary level, so a faint lead-in is not lifted before the speech
+shows how loud it is (lifting it changed which words Whisper heard in loud clips); only signal
+standing out of the noise moves it, and digital silence (below SILENCE_DBFS) moves nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 # there); quieter speech is lifted to it.
 TARGET_DBFS = -30.0
 MAX_BOOST_DB = 50.0
-RELEASE_DB_PER_S = 10.0  # how fast the speech level estimate falls when the audio gets quieter
+RELEASE_DB_PER_S = 20.0  # how fast the speech level estimate falls when the audio gets quieter
 NOISE_RISE_DB_PER_S = 1.0  # how fast the noise floor estimate may rise (it falls at once)
 NOISE_CEILING_DBFS = -55.0  # the boosted noise floor stays below this
 SILENCE_DBFS = -95.0  # quieter blocks are digital silence: no boost, no estimate moves
@@ -85,7 +87,9 @@ class AutomaticGain:
             self._noise = min(level, self._noise + NOISE_RISE_DB_PER_S * dt)
         if level - self._noise < SIGNAL_OVER_NOISE_DB:
             return  # a pause: hold the speech level
-        if self._speech is None or level >= self._speech:
+        if self._speech is None:
+            self._speech = max(level, TARGET_DBFS)  # assume an ordinary level until shown otherwise
+        elif level >= self._speech:
             self._speech = level
         else:
             self._speech = max(level, self._speech - RELEASE_DB_PER_S * dt)
