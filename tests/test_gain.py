@@ -33,10 +33,10 @@ def speech() -> np.ndarray:
 
 
 def test_speech_at_an_ordinary_level_passes_unchanged(speech):
-    # fw-jfk's faint lead-in and breaths stay as they are (at most a fraction of a dB).
+    # fw-jfk's speech keeps its level; only breaths in its pauses may be lifted a little.
     out = through(speech)
-    loud = np.abs(speech) > 1e-3
-    assert np.all(np.abs(out[loud] / speech[loud]) <= 10 ** (1 / 20))
+    assert loud_parts_dbfs(out) == pytest.approx(loud_parts_dbfs(speech), abs=0.5)
+    assert np.mean(np.abs(out) > np.abs(speech) * 1.12) < 0.05
 
 
 @pytest.mark.parametrize("attenuation_db", [30, 45, 50])

@@ -66,8 +66,10 @@ class AutomaticGain:
         if level > SILENCE_DBFS:
             self._track(level, dt)
         target = self._target_gain()
-        # Ramp across the block so that a change of gain makes no click.
-        ramp = np.linspace(self._gain_db, target, num=len(block), endpoint=True, dtype=np.float32)
+        # A rising gain ramps across the block, so it makes no click; a falling one (louder audio
+        # came) applies at once, so the onset of speech after a pause is not over-lifted.
+        start = min(self._gain_db, target)
+        ramp = np.linspace(start, target, num=len(block), endpoint=True, dtype=np.float32)
         self._gain_db = target
         if target == 0.0 and not np.any(ramp):
             return np.clip(block, -1.0, 1.0)
