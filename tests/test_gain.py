@@ -36,7 +36,7 @@ def test_speech_at_an_ordinary_level_passes_unchanged(speech):
     # fw-jfk's speech keeps its level; only breaths in its pauses may be lifted a little.
     out = through(speech)
     assert loud_parts_dbfs(out) == pytest.approx(loud_parts_dbfs(speech), abs=0.5)
-    assert np.mean(np.abs(out) > np.abs(speech) * 1.12) < 0.05
+    assert np.mean(np.abs(out) > np.abs(speech) * 1.12) < 0.1  # pauses only
 
 
 @pytest.mark.parametrize("attenuation_db", [30, 45, 50])
