@@ -43,6 +43,7 @@ class HiveSettings(BaseSettings):
     # --- recognition -----------------------------------------------------------------
     language: str = Field("auto", description="Source language code, or `auto` to detect per utterance")
     chunk_s: float = Field(0.4, gt=0.05, le=5.0, description="Audio seconds between two decodes")
+    decode_budget: float = Field(0.5, ge=0.1, le=1.0, description="Real time: share of wall time that all speakers' Whisper decodes may take; the interim decode cadence adapts to it between 0.2 s and twice HIVE_CHUNK_S")
     pad_s: float = Field(1.0, ge=0.0, le=30.0, description="Silence appended to the live buffer before encoding")
     interim_words: int = Field(2, ge=0, le=100, description="Most words of the uncommitted tail shown as interim captions")
     interim_min_probability: float = Field(0.6, ge=0.0, le=1.0, description="Interim words below this confidence are not shown")

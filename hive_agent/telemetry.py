@@ -87,6 +87,14 @@ class Telemetry:
             "hive_stage_errors", "Stage requests that failed.", ["stage"], registry=r)
         self._shed_work = Counter(
             "hive_shed_work", "Work skipped to keep up with real time, by kind.", ["kind"], registry=r)
+        self._decode_cadence = Gauge(
+            "hive_stt_decode_cadence_seconds",
+            "Audio seconds between two interim decodes of a speaker, as the decode schedule set it.",
+            registry=r)
+        self._decode_budget_use = Gauge(
+            "hive_stt_decode_budget_use",
+            "Share of wall time spent in recognition decodes over the last 5 s (all speakers).",
+            registry=r)
         self._too_quiet = Counter(
             "hive_stt_too_quiet_streams",
             "Times a speaker's audio turned too quiet to recognise even after the automatic gain.",
@@ -223,6 +231,10 @@ class Telemetry:
         if not kind:
             raise ValueError("shed kind must be a non-empty name such as 'interim_decode'")
         self._shed_work.labels(kind=kind).inc()
+
+    def set_decode_schedule(self, cadence_s: float, use: float) -> None:
+        self._decode_cadence.set(cadence_s)
+        self._decode_budget_use.set(use)
 
     def too_quiet(self) -> None:
         """A speaker's audio turned too quiet to recognise, even after the automatic gain."""

@@ -15,6 +15,7 @@ from ..mt.batching import BatchingTranslator
 from ..mt.marian import MarianModels, converter_command
 from ..performance import Performance
 from ..settings import HiveSettings
+from ..stt.schedule import DecodeSchedule
 from ..stt.whisper_decoder import WhisperDecoder, load_whisper
 from ..telemetry import Telemetry
 from ..tts.piper_synth import SpeechBank
@@ -51,6 +52,11 @@ class Engine:
     traces: deque[UnitTrace] = field(default_factory=lambda: deque(maxlen=200))
     _batchers: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     _warned: set[str] = field(default_factory=set)
+    decode_schedule: DecodeSchedule = field(init=False)  # shared by every real-time speaker
+
+    def __post_init__(self) -> None:
+        self.decode_schedule = DecodeSchedule(self.settings.chunk_s, self.settings.decode_budget,
+                                              on_update=self.telemetry.set_decode_schedule)
 
     @classmethod
     def load(cls, settings: HiveSettings, telemetry: Telemetry | None = None) -> "Engine":

@@ -137,7 +137,8 @@ class SpeakerSession:
             on_shed=lambda: self.engine.telemetry.shed("interim_decode"),
             on_error=lambda: self.engine.telemetry.stage_error("stt"),
             on_audio=self._history.append,
-            on_too_quiet=self.engine.telemetry.too_quiet)
+            on_too_quiet=self.engine.telemetry.too_quiet,
+            schedule=self.engine.decode_schedule if self.realtime else None)
 
     def _stage_time(self, stage: str, seconds: float) -> None:
         self.engine.telemetry.observe_stage(stage, seconds)

@@ -67,6 +67,7 @@ class RecognizerOptions:
     vad_pad_s: float = 0.3
     max_pause_s: float = 2.0  # a longer pause drops the previous words' audio from the buffer
     catch_up: bool = True  # True: decode only the newest audio (real time); False: every chunk (deterministic)
+    decode_budget: float = 0.5  # real time: share of wall time all streams' decodes may take
 
     @classmethod
     def from_settings(cls, s: HiveSettings, **overrides) -> "RecognizerOptions":
@@ -76,6 +77,7 @@ class RecognizerOptions:
             prompt_chars=s.prompt_chars, trim_s=s.trim_s, max_buffer_s=s.max_buffer_s,
             max_tokens_per_s=s.max_tokens_per_s, no_speech_threshold=s.no_speech_threshold,
             compression_ratio_threshold=s.compression_ratio_threshold, vad_pad_s=s.vad_pad_s,
+            decode_budget=s.decode_budget,
             vad=VadOptions(s.vad_threshold, s.vad_min_silence_s, s.vad_min_speech_s))
         fields.update(overrides)
         return cls(**fields)
@@ -121,6 +123,7 @@ class RecognizerCore:
         self._utterance_start = 0.0
         self._context_language: str | None = None  # language of the committed words in the buffer
         self._since_decode = 0.0
+        self.cadence_s = options.chunk_s  # audio between interim decodes; the driver may adapt it
         self._decoded_at = -1.0  # stream time of the last decode
         self._shown: list[Word] = []
         self._last_committed: Word | None = None  # stays when the buffer is trimmed
@@ -142,7 +145,7 @@ class RecognizerCore:
 
     @property
     def decode_due(self) -> bool:
-        return self._speaking and self._since_decode >= self.options.chunk_s
+        return self._speaking and self._since_decode >= self.cadence_s
 
     @property
     def has_pending_words(self) -> bool:

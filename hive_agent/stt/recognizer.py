@@ -4,8 +4,9 @@ A thin async driver around `RecognizerCore` (the policy, in `core.py`), in the s
 livekit-agents' `RecognizeStream`: frames are converted and re-cut into fixed blocks at the
 boundary, one worker task feeds them to the core and runs its decode steps in a thread, and the
 task's end closes the event channel, so iteration ends with the stream or re-raises its error.
-The driver also owns timing: when audio arrives faster than decodes finish, it sheds the stale
-interim decodes (never a commit).
+The driver also owns timing: in real time, a `DecodeSchedule` (shared by all the streams of a
+process) sets the interim cadence from the measured decode cost, and when audio still arrives
+faster than decodes finish, the stale interim decodes are shed (never a commit).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from livekit.agents.utils import aio
 from ..audio import SAMPLE_RATE, AudioConverter
 from ..events import WordsEvent
 from .core import RecognizerCore, RecognizerOptions, RecognizerStats
+from .schedule import DecodeSchedule
 from .whisper_decoder import WhisperDecoder
 
 __all__ = ["RecognizerOptions", "RecognizerStats", "StreamingRecognizer"]
@@ -35,8 +37,14 @@ class StreamingRecognizer:
                  on_decode: Callable[[float], None] | None = None, on_shed: Callable[[], None] | None = None,
                  on_error: Callable[[], None] | None = None,
                  on_audio: Callable[[np.ndarray], None] | None = None,
-                 on_too_quiet: Callable[[], None] | None = None):
+                 on_too_quiet: Callable[[], None] | None = None,
+                 schedule: DecodeSchedule | None = None):
+        """`schedule`: the process's shared decode schedule; a real-time stream without one
+        gets its own. Deterministic streams (catch_up=False) decode every chunk_s."""
         self.options = options
+        if schedule is None and options.catch_up:
+            schedule = DecodeSchedule(options.chunk_s, options.decode_budget)
+        self._schedule = schedule
         self._core = RecognizerCore(decoder, options, clock=clock, on_audio=on_audio, on_too_quiet=on_too_quiet)
         self._on_decode = on_decode
         self._on_shed = on_shed
@@ -125,6 +133,8 @@ class StreamingRecognizer:
         try:
             async for block in self._blocks:
                 core.ingest(block)
+                if self._schedule is not None:
+                    core.cadence_s = self._schedule.cadence_s
                 if core.end_of_utterance_due:
                     await self._step(core.end_utterance)
                 elif core.decode_due:
@@ -149,6 +159,8 @@ class StreamingRecognizer:
         if self._core.stats.decodes > decodes:
             elapsed = time.perf_counter() - t0
             self._core.stats.compute_s += elapsed
+            if self._schedule is not None:
+                self._schedule.record(elapsed)
             if self._on_decode is not None:
                 self._on_decode(elapsed)
         for event in events:
