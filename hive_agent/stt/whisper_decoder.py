@@ -49,6 +49,14 @@ def compression_ratio(text: str) -> float:
     return len(data) / max(1, len(zlib.compress(data)))
 
 
+def _padded(audio: np.ndarray, pad_s: float) -> np.ndarray:
+    """`audio` and at least `pad_s` of silence, rounded up to whole seconds: a few distinct
+    encoder shapes instead of one per call keep the native allocator's memory flat over long
+    streams (one shape per call grew RSS from 306 to 464 MB in 240 language detections)."""
+    total = int(np.ceil((len(audio) / SAMPLE_RATE + pad_s) / SHAPE_STEP_S) * SHAPE_STEP_S * SAMPLE_RATE)
+    return np.concatenate([audio, np.zeros(total - len(audio), dtype=np.float32)])
+
+
 class WhisperDecoder:
     """One loaded Whisper model, shared by every speaker of the process (thread-safe calls)."""
 
@@ -81,8 +89,7 @@ class WhisperDecoder:
         p=0.33 to `en` p=0.98)."""
         if not self.multilingual:
             return "en", 1.0
-        audio = np.concatenate([audio, np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.float32)])
-        encoded = self.model.encode(self.model.feature_extractor(audio[:30 * SAMPLE_RATE]))
+        encoded = self.model.encode(self.model.feature_extractor(_padded(audio[:28 * SAMPLE_RATE], pad_s)))
         token, probability = self.model.model.detect_language(encoded)[0][0]
         return token[2:-2], probability
 
@@ -92,11 +99,7 @@ class WhisperDecoder:
         """Decode `audio` (16 kHz mono float32) in `language`. `prefix` is forced as the start of
         the text; only the words after it are returned. The prompt is used only when it is in the
         language decoded (a prompt in another language pulls Whisper into translating)."""
-        # Round the encoder input up to whole seconds: a few distinct shapes instead of one per
-        # decode keeps the native allocator's memory flat over long streams.
-        total = int(np.ceil((len(audio) / SAMPLE_RATE + pad_s) / SHAPE_STEP_S) * SHAPE_STEP_S * SAMPLE_RATE)
-        padded = np.concatenate([audio, np.zeros(total - len(audio), dtype=np.float32)])
-        features = self.model.feature_extractor(padded)
+        features = self.model.feature_extractor(_padded(audio, pad_s))
         content_frames = min(features.shape[-1], len(audio) // self.model.feature_extractor.hop_length)
         encoded = self.model.encode(features)
 
