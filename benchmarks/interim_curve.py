@@ -20,7 +20,7 @@ from hive_agent.audio import read_audio
 from hive_agent.stt.whisper_decoder import load_whisper
 from hive_agent.file_source import RealtimeClock
 from hive_agent.settings import load_settings
-from hive_agent.slo import compute_report
+from hive_agent.observability.slo import compute_report
 from hive_agent.stt.drive import recognize
 from hive_agent.stt.recognizer import RecognizerOptions, StreamingRecognizer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 from .errors import LanguageError
@@ -12,6 +13,22 @@ _LANGUAGE_TAG = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]{2,8})*$")
 _PUNCT = re.compile(r"[^\w\s']|_", re.UNICODE)
 SENTENCE_END = (".", "?", "!", "。", "？", "！")
 CLAUSE_END = (",", ";", ":", "，", "；", "：")
+_APOSTROPHES = {"'", "\u2019", "\u02bc", "`", "\u00b4"}
+
+
+def normalise(text: str) -> str:
+    """Lower-case `text`, drop punctuation and symbols, collapse whitespace.
+
+    Apostrophes vanish ("don't" -> "dont") so contractions stay one token; every other
+    punctuation mark or symbol becomes a space ("well-known" -> "well known").
+    """
+    chars = []
+    for ch in unicodedata.normalize("NFKC", text).lower():
+        if ch in _APOSTROPHES:
+            continue
+        category = unicodedata.category(ch)
+        chars.append(" " if category[0] in "PSZC" else ch)
+    return " ".join("".join(chars).split())
 
 
 def normalise_word(text: str) -> str:

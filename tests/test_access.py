@@ -8,7 +8,7 @@ import jwt
 import pytest
 from livekit import api
 
-from hive_agent.access import create_token, credentials_from_env, normalize_language, parse_ttl
+from hive_agent.room.access import create_token, credentials_from_env, normalize_language, parse_ttl
 from hive_agent.errors import SettingsError
 from eval_data import REPO
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from hive_agent.bench.long_stream import ClipWords, WordAttribution, plan_stream
 from hive_agent.bench.run import Clip
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
-from hive_agent.performance import Performance
-from hive_agent.slo import Observations, SloTracker
+from hive_agent.observability.performance import Performance
+from hive_agent.observability.slo import Observations, SloTracker
 
 UNITS = 5000  # five times what the tracker remembers
 LANGS = ("de", "es")

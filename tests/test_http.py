@@ -12,9 +12,9 @@ import pytest
 from eval_data import clip
 from pipeline_run import run_clip
 from hive_agent.errors import SettingsError
-from hive_agent.http_server import BackgroundHttpServer, ServiceState, start_http_server, stop_http_server
+from hive_agent.observability.http_server import BackgroundHttpServer, ServiceState, start_http_server, stop_http_server
 from hive_agent.models import cuda_available
-from hive_agent.performance import Performance
+from hive_agent.observability.performance import Performance
 
 ENDPOINTS = ("/health", "/health/stt", "/health/mt", "/health/tts", "/performance", "/trace/recent", "/metrics")
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hive_agent.pipeline.outputs import SPEECH_SAMPLE_RATE
-from hive_agent.quality import chrf, normalise
+from hive_agent.bench.quality import chrf
+from hive_agent.text import normalise
 from eval_data import clip
 from pipeline_run import run_clip
 

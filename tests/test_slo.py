@@ -14,8 +14,9 @@ from eval_data import clip
 from hive_agent.errors import AudioFormatError
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
 from hive_agent.models import resolve_whisper
-from hive_agent.quality import align_reference_ends, chrf, normalise, reference_words, wer
-from hive_agent.slo import (
+from hive_agent.bench.quality import align_reference_ends, chrf, reference_words, wer
+from hive_agent.text import normalise
+from hive_agent.observability.slo import (
     Observations,
     SloTracker,
     committed_words,

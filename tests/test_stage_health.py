@@ -15,10 +15,10 @@ from pipeline_run import run_clip
 from hive_agent.audio import read_audio
 from hive_agent.events import WordsEvent
 from hive_agent.file_source import feed_samples
-from hive_agent.http_server import BackgroundHttpServer, ServiceState
+from hive_agent.observability.http_server import BackgroundHttpServer, ServiceState
 from hive_agent.pipeline.outputs import SpeechAudio
-from hive_agent.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S, StageHealth
-from hive_agent.telemetry import STAGES, Telemetry
+from hive_agent.observability.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S, StageHealth
+from hive_agent.observability.telemetry import STAGES, Telemetry
 
 FIRST_UNIT_S = 3.5  # fw-jfk up to "And so my fellow Americans." (one unit)
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from hive_agent.quality import wer
+from hive_agent.bench.quality import wer
 from eval_data import clip
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ..file_source import FRAME_S
+from ..observability.slo import (CAPTION_P95_TARGET_S, END_TO_END_TARGET_S, TTFT_P95_TARGET_S, LatencyStats,
+                                 Observations, SloReport, SloTracker, committed_words, compute_report)
 from ..pipeline.engine import Engine
-from ..quality import align_reference_ends, chrf, normalise, wer
-from ..slo import (CAPTION_P95_TARGET_S, END_TO_END_TARGET_S, TTFT_P95_TARGET_S, LatencyStats, Observations,
-                   SloReport, SloTracker, committed_words, compute_report)
+from ..text import normalise
+from .quality import align_reference_ends, chrf, wer
 from .run import BenchRuns, StreamRun
 
 LAG_BOUND_S = 2.0

@@ -26,7 +26,7 @@ from ..events import EventLog
 from ..file_source import RealtimeClock, feed_samples
 from ..pipeline.engine import Engine
 from ..pipeline.outputs import SpeechAudio
-from ..quality import reference_words
+from .quality import reference_words
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 MANIFEST_LANGUAGE = "manifest"  # source language: each clip's `lang` from the manifest

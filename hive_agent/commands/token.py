@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..access import create_token, credentials_from_env, parse_ttl
+from ..room.access import create_token, credentials_from_env, parse_ttl
 from ..errors import SettingsError
 
 

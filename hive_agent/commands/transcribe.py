@@ -6,17 +6,17 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from ..captions import CaptionPrinter
-from ..stt.whisper_decoder import load_whisper
-from ..events import EventLog
 from ..audio import AudioFile, open_audio
 from ..errors import AudioFormatError
+from ..events import EventLog
 from ..file_source import RealtimeClock
+from ..observability.slo import print_run_summary
 from ..settings import load_settings
-from ..text import parse_language
-from ..slo import print_run_summary
 from ..stt.drive import recognize
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+from ..stt.whisper_decoder import load_whisper
+from ..text import parse_language
+from .captions import CaptionPrinter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -15,17 +15,17 @@ import numpy as np
 import soundfile
 
 from ..audio import AudioFile, open_audio
-from ..captions import CaptionPrinter
 from ..errors import LanguageError, SettingsError
 from ..events import EventLog, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock, feed_samples
+from ..mt.marian import converter_command
+from ..observability.slo import print_run_summary
 from ..pipeline.engine import Engine
 from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
 from ..settings import load_settings
-from ..slo import print_run_summary
-from ..mt.marian import converter_command
-from ..subtitles import cues_from_events, write_captions
 from ..text import parse_language, whisper_languages
+from .captions import CaptionPrinter
+from .subtitles import cues_from_events, write_captions
 from .transcribe import fail_if_truncated_and_silent
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

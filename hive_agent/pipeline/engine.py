@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from ..devices import plan_device
 from ..mt.batching import BatchingTranslator
 from ..mt.marian import MarianModels, converter_command
-from ..performance import Performance
+from ..observability.performance import Performance
+from ..observability.telemetry import Telemetry
 from ..settings import HiveSettings
 from ..stt.whisper_decoder import WhisperDecoder, load_whisper
-from ..telemetry import Telemetry
 from ..tts.piper_synth import SpeechBank
 from ..tts.voices import resolve_voices
 from .whisper_translation import WhisperSpeechTranslator

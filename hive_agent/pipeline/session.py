@@ -18,7 +18,7 @@ import numpy as np
 
 from ..events import SpeechEvent, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock
-from ..slo import SloTracker
+from ..observability.slo import SloTracker
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
 from .audio_history import AudioHistory
 from .engine import Engine, UnitTrace

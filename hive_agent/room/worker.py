@@ -23,8 +23,8 @@ from .agent import DRAIN_TIMEOUT_S, ENGINE_KEY, entrypoint, on_session_end
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobProcess
 
+    from ..observability.telemetry import Telemetry
     from ..pipeline.engine import Engine
-    from ..telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
     from livekit.agents.cli import proto
     from livekit.agents.cli.cli import _run_worker  # what `python -m livekit.agents start` runs
 
-    from ..http_server import BackgroundHttpServer, ServiceState
+    from ..observability.http_server import BackgroundHttpServer, ServiceState
 
     asyncio.run(check_server(config))
     state = ServiceState()
@@ -160,7 +160,7 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
 def run_connect(config: LiveKitConfig, settings: HiveSettings, *, room: str, identity: str) -> None:
     """`connect --room NAME`: join one room directly, without dispatch, until SIGINT/SIGTERM."""
 
-    from ..http_server import ServiceState, start_http_server, stop_http_server
+    from ..observability.http_server import ServiceState, start_http_server, stop_http_server
 
     async def main() -> None:
         await check_server(config)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .errors import SettingsError
-from .models import cuda_available
+from ..errors import SettingsError
+from ..models import cuda_available
 from .telemetry import STAGES, Telemetry
 
 if TYPE_CHECKING:
-    from .pipeline.engine import Engine
+    from ..pipeline.engine import Engine
 
 TRACE_DEFAULT_N = 20
 TRACE_MAX_N = 200  # Engine.traces keeps the last 200 units

@@ -10,7 +10,7 @@ The committed words form an append-only stream; a word's *position* is its index
 an event that follows `C` committed words, its newly committed words take positions
 `C, C+1, ...` and its interim tail the positions after those. The tail shown before the event
 occupied positions `C, C+1, ...` too, so the old and the new display are compared position by
-position on normalised text (`quality.normalise`: case, punctuation and timestamps ignored):
+position on normalised text (`text.normalise`: case, punctuation and timestamps ignored):
 
 - same normalised text at the same position: the same word, still shown; its caption latency
   counts from the event that first showed it (the start of its uninterrupted display);
@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .quality import normalise
+from ..text import normalise
 
 WordEnd = Callable[[int, dict], float | None]
 UnitKey = tuple[str, str]  # (unit, lang)

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from livekit import api
 
-from .errors import LanguageError, SettingsError
-from .text import parse_language
+from ..errors import LanguageError, SettingsError
+from ..text import parse_language
 
 KEY_ENV = "LIVEKIT_API_KEY"
 SECRET_ENV = "LIVEKIT_API_SECRET"
