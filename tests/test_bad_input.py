@@ -135,7 +135,7 @@ async def test_room_keeps_serving_a_speaker_with_a_bad_language_attribute(engine
     await fl.play(track, np.zeros(rate, dtype=np.int16), rate, realtime=False)
     room.leave(zed)
     deadline = time.monotonic() + 120
-    while translator._finishing or translator.speakers:
+    while translator.draining or translator.speakers:
         assert time.monotonic() < deadline, "the speaker's pipeline never drained"
         await asyncio.sleep(0.05)
     text = " ".join(c.text for c in lp.captions() if c.attributes["lk.transcription_final"] == "true").lower()

@@ -160,7 +160,10 @@ class ScriptedSession:
         self.closed = True
         self._out.put_nowait(None)
 
-    async def outputs(self):
+    def __aiter__(self):
+        return self._outputs()
+
+    async def _outputs(self):
         while (out := await self._out.get()) is not None:
             if self.engine.failures_left.get(self.speaker.split("/")[0], 0) > 0 and self.words >= 2:
                 self.engine.failures_left[self.speaker.split("/")[0]] -= 1
@@ -251,7 +254,7 @@ async def test_caption_segments_and_gapless_speech(room_and_translator):
     await until(lambda: lp.published_names() == {"alice-mic-en"})
     await fl.play(track, noise(2.0), 16000, realtime=False)  # 4 words, 2 utterances, 2 units
     room.unpublish(alice, track)
-    await until(lambda: not translator._finishing and ("unpublish", "alice-mic-en") in lp.track_log,
+    await until(lambda: not translator.draining and ("unpublish", "alice-mic-en") in lp.track_log,
                 what="drain")
 
     captions = lp.captions()
@@ -405,7 +408,8 @@ def test_missing_livekit_settings_named(monkeypatch):
 
 
 async def test_unreachable_server_said_clearly():
-    from hive_agent.room.worker import check_server, livekit_config
+    from hive_agent.room.access import livekit_config
+    from hive_agent.room.worker import check_server
 
     config = livekit_config("ws://127.0.0.1:9", "devkey", "secret-of-at-least-thirty-two-bytes", env={})
     with pytest.raises(HiveError, match=r"no LiveKit server reachable at ws://127.0.0.1:9"):
@@ -415,7 +419,8 @@ async def test_unreachable_server_said_clearly():
 def test_worker_runs_jobs_in_process_sharing_one_engine():
     from livekit.agents import JobExecutorType, JobProcess
 
-    from hive_agent.room.worker import SharedEngine, build_server, livekit_config
+    from hive_agent.room.access import livekit_config
+    from hive_agent.room.worker import SharedEngine, build_server
 
     loads = []
 
@@ -472,7 +477,7 @@ async def test_german_speaker_translated_for_english_listener(engine):
     await fl.play(track, samples, rate)  # at real time, 20 ms frames, resampled by the stream
     await fl.play(track, np.zeros(rate, dtype=np.int16), rate)
     room.leave(dieter)
-    await until(lambda: not translator._finishing and not translator.speakers, timeout=90, what="drain")
+    await until(lambda: not translator.draining and not translator.speakers, timeout=90, what="drain")
 
     captions = lp.captions()
     check_segments(captions)
@@ -509,7 +514,7 @@ async def test_speaker_vanishing_mid_sentence_keeps_committed_words(engine):
     await fl.play(track, samples, rate)
     published_before = len(lp.captions())
     room.leave(jack)  # no trailing silence: gone mid-sentence
-    await until(lambda: not translator._finishing and not translator.speakers, timeout=60, what="drain")
+    await until(lambda: not translator.draining and not translator.speakers, timeout=60, what="drain")
 
     captions = lp.captions()
     check_segments(captions)

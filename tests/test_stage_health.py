@@ -14,7 +14,7 @@ from eval_data import clip
 from pipeline_run import run_clip
 from hive_agent.audio import read_audio
 from hive_agent.events import WordsEvent
-from hive_agent.file_source import feed_samples
+from hive_agent.file_source import run_file
 from hive_agent.observability.http_server import BackgroundHttpServer, ServiceState
 from hive_agent.pipeline.outputs import SpeechAudio
 from hive_agent.observability.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S, StageHealth
@@ -164,15 +164,10 @@ def failing_session_error(engine, seconds: float, targets=(), source: str = "en"
 
     async def go() -> BaseException:
         session = engine.new_session("failing-speaker", source, set(targets), realtime=False)
-        await feed_samples(data[: int(seconds * rate)], rate, session.push_frame)
-        session.end_input()
         try:
-            async for _ in session.outputs():
-                pass
-        except Exception as exc:  # noqa: BLE001 - the failure under test
+            await run_file(session, data[: int(seconds * rate)], rate, lambda out: None)
+        except Exception as exc:  # the failure under test
             return exc
-        finally:
-            await session.aclose()
         raise AssertionError("the session ended without the injected failure")
 
     return asyncio.run(go())
@@ -246,18 +241,7 @@ def test_one_speakers_failing_recognizer_does_not_stop_another_speaker(engine):
         if fail:
             session.recognizer.decoder = FailingDecoder()
         outputs = []
-
-        async def consume() -> None:
-            async for out in session.outputs():
-                outputs.append(out)
-
-        consumer = asyncio.create_task(consume())
-        await feed_samples(data, rate, session.push_frame)
-        session.end_input()
-        try:
-            await consumer
-        finally:
-            await session.aclose()
+        await run_file(session, data, rate, outputs.append)
         return outputs
 
     async def go():

@@ -9,6 +9,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..devices import plan_device
 from ..mt.batching import BatchingTranslator
@@ -20,6 +21,9 @@ from ..stt.whisper_decoder import WhisperDecoder, load_whisper
 from ..tts.piper_synth import SpeechBank
 from ..tts.voices import resolve_voices
 from .whisper_translation import WhisperSpeechTranslator
+
+if TYPE_CHECKING:
+    from .session import SpeakerSession
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +120,7 @@ class Engine:
         self.telemetry.shed(f"no_route_{source}_{target}")
 
     def new_session(self, speaker: str, source_language: str = "auto", targets: Iterable[str] = (),
-                    clock: Callable[[], float] | None = None, realtime: bool = True):
-        from .session import SpeakerSession
+                    clock: Callable[[], float] | None = None, realtime: bool = True) -> SpeakerSession:
+        from .session import SpeakerSession  # session.py imports this module
 
         return SpeakerSession(self, speaker, source_language, set(targets), clock, realtime)

@@ -1,4 +1,4 @@
-"""livekit-agents worker glue: credentials, the shared engine, the AgentServer, start/dev/connect.
+"""livekit-agents worker glue: the shared engine, the AgentServer, start/dev/connect.
 
 Jobs run as threads of this one process (`JobExecutorType.THREAD`), each on its own event loop,
 so every job shares the models that `SharedEngine` loads once, before the worker registers.
@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import signal
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import HiveError, SettingsError
+from ..errors import HiveError
 from ..settings import HiveSettings
+from .access import LiveKitConfig
 from .agent import DRAIN_TIMEOUT_S, ENGINE_KEY, entrypoint, on_session_end
 
 if TYPE_CHECKING:
@@ -29,30 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVER_CHECK_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class LiveKitConfig:
-    url: str
-    api_key: str
-    api_secret: str = field(repr=False)
-
-
-def livekit_config(url: str | None = None, api_key: str | None = None, api_secret: str | None = None,
-                   env: Mapping[str, str] = os.environ) -> LiveKitConfig:
-    """Flags first, then LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET."""
-    values = {"LIVEKIT_URL": url or env.get("LIVEKIT_URL", ""),
-              "LIVEKIT_API_KEY": api_key or env.get("LIVEKIT_API_KEY", ""),
-              "LIVEKIT_API_SECRET": api_secret or env.get("LIVEKIT_API_SECRET", "")}
-    missing = [name for name, value in values.items() if not value.strip()]
-    if missing:
-        raise SettingsError(
-            f"missing {', '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} in the environment "
-            "or pass --url / --api-key / --api-secret (for a local `livekit-server --dev`: LIVEKIT_URL=ws://localhost:7880 "
-            "LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=secret)")
-    if not values["LIVEKIT_URL"].startswith(("ws://", "wss://", "http://", "https://")):
-        raise SettingsError(f"invalid LIVEKIT_URL {values['LIVEKIT_URL']!r}: expected ws://host:port or wss://host")
-    return LiveKitConfig(values["LIVEKIT_URL"], values["LIVEKIT_API_KEY"], values["LIVEKIT_API_SECRET"])
 
 
 async def check_server(config: LiveKitConfig, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
@@ -139,6 +114,7 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
     """Run `server` unregistered and send it one job for `room` (created if missing), as
     livekit-agents' `connect` does. Returns when the server is closed."""
     from livekit import api
+    from livekit.agents.utils import aio
 
     async def join() -> None:
         async with api.LiveKitAPI(config.url, config.api_key, config.api_secret) as lk:
@@ -146,12 +122,10 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
             info = rooms.rooms[0] if rooms.rooms else await lk.room.create_room(api.CreateRoomRequest(name=room))
         await server.simulate_job(room=room, fake_job=False, room_info=info, agent_identity=identity)
 
-    tasks: set[asyncio.Task[Any]] = set()
+    tasks = aio.TaskSet()
 
     def on_started() -> None:
-        task = asyncio.create_task(join())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        tasks.create_task(join())
 
     server.once("worker_started", on_started)
     await server.run(devmode=True, unregistered=True)
