@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from faster_whisper.utils import _MODELS as FASTER_WHISPER_REPOS  # faster_whisper's own name -> repo table
 from piper.download_voices import VOICE_PATTERN
 
-from ..errors import SettingsError
-from ..text import is_language_code
+from ..errors import LanguageError, SettingsError
+from ..text import is_language_code, parse_language_pair
 
 WHISPER_NAMES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
                  "large-v3", "large-v3-turbo")
@@ -55,10 +55,10 @@ def parse_spec(text: str) -> Spec:
     if kind == "whisper" and name not in WHISPER_NAMES:
         raise SettingsError(f"model spec {text!r}: unknown Whisper model, use one of {', '.join(WHISPER_NAMES)}")
     if kind == "mt":
-        src, _, tgt = name.lower().partition("-")
-        if not (is_language_code(src) and is_language_code(tgt)) or src == tgt:
-            raise SettingsError(f"model spec {text!r}: give two different language codes, e.g. mt:en-es")
-        name = f"{src}-{tgt}"
+        try:
+            name = "-".join(parse_language_pair(name))
+        except LanguageError:
+            raise SettingsError(f"model spec {text!r}: give two different language codes, e.g. mt:en-es") from None
     if kind == "voice" and not (is_language_code(name) or VOICE_PATTERN.match(name)):
         raise SettingsError(f"model spec {text!r}: give a language code (voice:es) or a Piper voice name "
                             "like voice:es_ES-davefx-medium")
