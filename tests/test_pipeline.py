@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from hive_agent.pipeline.outputs import SPEECH_SAMPLE_RATE
+from hive_agent.audio import SPEECH_SAMPLE_RATE
 from hive_agent.bench.quality import chrf
 from hive_agent.text import normalise
 from eval_data import clip

@@ -22,6 +22,7 @@ from hive_agent.observability.slo import (
     committed_words,
     compute_report,
     format_table,
+    observe_log,
     percentile,
 )
 
@@ -35,10 +36,9 @@ def words(wall: float, committed=(), interim=(), lang: str = "en") -> dict:
             "committed": list(committed), "interim": list(interim)}
 
 
-def translation(wall: float, unit: str, lang: str, text: str, source_end: float,
-                final: bool = True) -> dict:
+def translation(wall: float, unit: str, lang: str, text: str, source_end: float) -> dict:
     return {"type": "translation", "wall": wall, "unit": unit, "lang": lang, "text": text,
-            "final": final, "source_end": source_end}
+            "final": True, "source_end": source_end}
 
 
 def speech(wall: float, unit: str, lang: str, event: str = "start") -> dict:
@@ -157,9 +157,9 @@ def test_tail_left_at_the_end_is_reported_as_uncommitted():
 def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
     log = [
         words(1.2, committed=[w("ask", 0.6, 1.1)]),
-        translation(2.0, "u1", "es", "pregunta", 1.1, final=False),
+        translation(2.0, "u1", "es", "pregunta", 1.1),
         translation(2.1, "u1", "fr", "demande", 1.1),
-        translation(2.3, "u1", "es", "pregunten", 1.1),
+        translation(2.3, "u1", "es", "pregunten", 1.1),  # a repeated unit: only its first record counts
         speech(2.5, "u1", "es"),
         speech(2.6, "u1", "fr"),
         speech(3.0, "u1", "es", "end"),
@@ -167,10 +167,7 @@ def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
         translation(3.5, "u2", "es", "no", 2.0),
         speech(4.0, "u2", "es"),
     ]
-    tracker = SloTracker()
-    total = Observations()
-    for event in log:
-        total.merge(tracker.observe(event))
+    total, _ = observe_log(log)
     assert total.ttft_s == pytest.approx({("u1", "es"): 0.9, ("u1", "fr"): 1.0, ("u2", "es"): 1.5})
     assert total.end_to_end_s == pytest.approx(
         {("u1", "es"): 1.4, ("u1", "fr"): 1.5, ("u2", "es"): 2.0})
@@ -178,7 +175,7 @@ def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
     assert report.ttft.n == 3 and report.end_to_end.n == 3
     assert report.ttft.p50_s == pytest.approx(1.0)
     assert report.end_to_end.p95_s == pytest.approx(percentile([1.4, 1.5, 2.0], 95))
-    assert report.translated_text == {"es": "pregunten no", "fr": "demande"}
+    assert report.translated_text == {"es": "pregunta no", "fr": "demande"}
 
 
 def test_speech_before_its_text_is_resolved_and_speech_without_text_is_unmatched():
@@ -199,7 +196,7 @@ def test_hive_event_objects_give_the_same_samples_as_their_dicts():
     events = [
         WordsEvent(1.0, "en", [], [Word("ask", 0.1, 0.4)]),
         WordsEvent(1.5, "en", [Word("ask", 0.1, 0.42)], []),
-        TranslationEvent(2.0, "u1", "de", "frag", True, 0.42),
+        TranslationEvent(2.0, "u1", "de", "frag", 0.42),
         SpeechEvent(2.3, "u1", "de", "start"),
     ]
     from_objects, from_dicts = SloTracker(), SloTracker()
@@ -286,10 +283,7 @@ def test_incremental_observations_equal_compute_report(seed):
     reference = [x["end"] + 0.02 for x in committed_words(log)]
     reference[3] = None
     for ends in (None, reference):
-        tracker = SloTracker(word_end=ends)
-        total = Observations()
-        for event in log:
-            total.merge(tracker.observe(event))
+        total, _ = observe_log(log, ends)
         report = compute_report(log, reference_ends=ends)
         assert report.committed_words == total.committed == 40
         assert report.retracted_words == total.retracted
@@ -389,7 +383,4 @@ def test_reference_words_on_real_clip_match_transcript(models_dir):
 
 
 def report_samples(log: list[dict]) -> Observations:
-    tracker, total = SloTracker(), Observations()
-    for event in log:
-        total.merge(tracker.observe(event))
-    return total
+    return observe_log(log)[0]

@@ -6,6 +6,7 @@ again once a call succeeds."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
@@ -96,7 +97,10 @@ def test_out_of_range_settings_are_refused_with_the_range(failures, window_s, me
 def test_telemetry_gauge_follows_load_failures_and_recovery():
     clock = FakeClock()
     t = Telemetry(clock=clock)
-    up = lambda stage: t.registry.get_sample_value("hive_stage_up", {"stage": stage})  # noqa: E731
+
+    def up(stage: str) -> float | None:
+        return t.registry.get_sample_value("hive_stage_up", {"stage": stage})
+
     assert up("mt") == 0 and t.stage_down_reason("mt") == "its model is not loaded"
     t.set_stage_up("mt", True)
     assert up("mt") == 1 and t.stage_down_reason("mt") is None
@@ -236,10 +240,11 @@ def test_one_speakers_failing_recognizer_does_not_stop_another_speaker(engine):
 
         decode = staticmethod(injected)
 
+    # alice's engine shares everything with bob's (telemetry included) but its Whisper decoder
+    failing_engine = dataclasses.replace(engine, whisper=FailingDecoder())
+
     async def speaker(name: str, fail: bool) -> list:
-        session = engine.new_session(name, "en", {"en"}, realtime=False)
-        if fail:
-            session.recognizer.decoder = FailingDecoder()
+        session = (failing_engine if fail else engine).new_session(name, "en", {"en"}, realtime=False)
         outputs = []
         await run_file(session, data, rate, outputs.append)
         return outputs

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -23,6 +22,7 @@ from ..audio import read_audio, to_pipeline_rate
 from ..errors import SettingsError
 from ..events import EventLog
 from ..file_source import RealtimeClock, run_file
+from ..observability.slo import peak_rss_mb
 from ..pipeline.engine import Engine
 from ..pipeline.outputs import Output, SpeechAudio
 from ..text import is_language_code
@@ -126,10 +126,6 @@ class StreamRun:
     shed_decodes: int
     lag_trace: list[tuple[float, float]]  # (stream seconds fed, lag seconds) after each frame
     peak_rss_mb: float  # the process's peak resident memory when the run ended
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def clip_audio(clip: Clip) -> np.ndarray:

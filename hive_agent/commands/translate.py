@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from ..audio import AudioFile, open_audio
+from ..audio import SPEECH_SAMPLE_RATE, AudioFile, open_audio
 from ..errors import LanguageError, SettingsError
 from ..events import EventLog, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock, run_file
 from ..mt.marian import converter_command
 from ..observability.slo import print_run_summary
 from ..pipeline.engine import Engine
-from ..pipeline.outputs import SPEECH_SAMPLE_RATE, Output, SpeechAudio
+from ..pipeline.outputs import Output, SpeechAudio
 from ..settings import load_settings
 from ..text import parse_language, whisper_languages
 from .captions import CaptionPrinter

@@ -229,7 +229,7 @@ class BackgroundHttpServer:
         self._stop = asyncio.Event()
         try:
             runner = await start_http_server(self._state, self._host, self._port)
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that called start()
+        except BaseException as exc:  # handed to the thread that called start()
             self._error = exc
             self._ready.set()
             return

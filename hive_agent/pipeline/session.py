@@ -220,7 +220,7 @@ class SpeakerSession:
     async def _publish_translation(self, unit: Unit, lang: str, text: str, wall: float, mt_s: float) -> None:
         """`wall`: when the unit's source was committed; in deterministic runs the event's time."""
         at = self._clock() if self.realtime else wall
-        await self._emit(TranslationEvent(at, unit.id, lang, text, True, unit.source_end, unit.source_lang,
+        await self._emit(TranslationEvent(at, unit.id, lang, text, unit.source_end, unit.source_lang,
                                           unit.source_start))
         trace = UnitTrace(unit.id, lang, self.speaker, text, (wall - unit.source_end) * 1000, mt_s * 1000)
         self.engine.traces.append(trace)

@@ -32,6 +32,7 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.utils import aio
 
+from ..audio import SAMPLE_RATE
 from ..errors import AudioFormatError
 from ..events import TranslationEvent, WordsEvent
 from ..pipeline.outputs import Output, SpeechAudio
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INPUT_SAMPLE_RATE = 16_000  # the FFI resamples remote audio to what the recognizer wants
 DRAIN_TIMEOUT_S = 20.0
 MAX_BACKOFF_S = 30.0
 STREAM_END_TIMEOUT_S = 2.0
@@ -97,7 +97,7 @@ class SpeakerPipeline:
 
     def start(self) -> None:
         self._stream = self._rtc.AudioStream.from_track(
-            track=self._track, sample_rate=INPUT_SAMPLE_RATE, num_channels=1)
+            track=self._track, sample_rate=SAMPLE_RATE, num_channels=1)  # the FFI resamples to what the recognizer hears
         self._reader = asyncio.create_task(self._read(), name=f"read-{self.track_sid}")
         self._spawn(self._sync_speech_tracks())
 

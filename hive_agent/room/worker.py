@@ -21,6 +21,7 @@ from .agent import DRAIN_TIMEOUT_S, ENGINE_KEY, entrypoint, on_session_end
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobProcess
+    from livekit.agents.cli.proto import CliArgs
 
     from ..observability.telemetry import Telemetry
     from ..pipeline.engine import Engine
@@ -91,7 +92,6 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
                log_level: str = "INFO") -> None:
     """`start` / `dev`: register with the server and take jobs until SIGINT/SIGTERM (then drain)."""
     from livekit.agents.cli import proto
-    from livekit.agents.cli.cli import _run_worker  # what `python -m livekit.agents start` runs
 
     from ..observability.http_server import BackgroundHttpServer, ServiceState
 
@@ -103,11 +103,23 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
         engine = SharedEngine(settings, telemetry=state.telemetry)
         state.engine = engine.load()  # before the worker registers: no job waits for a model
         server = build_server(config, engine, agent_name=agent_name)
-        _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
+        run_livekit_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
                                           api_secret=config.api_secret, dev=dev,
                                           log_format="colored" if dev else "json"))
     finally:
         http.close()
+
+
+def run_livekit_worker(server: AgentServer, args: CliArgs) -> None:
+    """Run `server` as livekit-agents' `start` / `dev` does, until SIGINT/SIGTERM, then drain.
+
+    livekit-agents 1.8.9 has no public call for this: `cli.run_app` parses sys.argv itself (HIVE
+    has its own command line), and livekit-agents' own `python -m livekit.agents start` calls the
+    private `cli.cli._run_worker`, which owns the signals, logging and draining. This is the one
+    place HIVE uses it; check it when livekit-agents is upgraded."""
+    from livekit.agents.cli.cli import _run_worker
+
+    _run_worker(server, args)
 
 
 async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, identity: str) -> None:
