@@ -13,6 +13,8 @@ from hive_agent.text import language_tag
 from hive_agent.errors import SettingsError
 from eval_data import REPO
 
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
+
 KEY = "APItestkey"
 SECRET = "a-test-secret-that-is-at-least-32-characters-long"
 

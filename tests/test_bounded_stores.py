@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hive_agent.bench.long_stream import ClipWords, WordAttribution, plan_stream
 from hive_agent.bench.run import Clip
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
 from hive_agent.observability.performance import Performance
 from hive_agent.observability.slo import Observations, SloTracker
+
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
 
 UNITS = 5000  # five times what the tracker remembers
 LANGS = ("de", "es")

@@ -88,12 +88,14 @@ def _shape(fn) -> list[tuple[str, object, object]]:
             for p in inspect.signature(fn).parameters.values()]
 
 
+@pytest.mark.nomodels
 @pytest.mark.parametrize("fake,real", SIGNATURES, ids=lambda f: getattr(f, "__qualname__", ""))
 def test_fake_follows_sdk_signatures(fake, real):
     assert _shape(fake) == _shape(real)
     assert inspect.iscoroutinefunction(fake) == inspect.iscoroutinefunction(real)
 
 
+@pytest.mark.nomodels
 def test_fake_events_and_properties_exist_in_sdk():
     assert set(fl.EMITTED_EVENTS) <= set(typing.get_args(rtc.room.EventTypes))
     pairs = [(fl.FakeRoom, rtc.Room), (fl.RemoteParticipant, rtc.RemoteParticipant),
@@ -202,6 +204,7 @@ def room_and_translator():
     return room, engine, translator
 
 
+@pytest.mark.nomodels
 def test_listener_rule():
     people = [("alice", {"language": "de"}), ("bob", {"language": "es-MX"}), ("carol", {}),
               ("dan", {"language": "EN"})]
@@ -211,6 +214,7 @@ def test_listener_rule():
     assert parse_language("auto") is None and parse_language("") is None and parse_language("x1") is None
 
 
+@pytest.mark.nomodels
 async def test_listeners_join_switch_and_leave(room_and_translator):
     room, engine, translator = room_and_translator
     lp = room.local_participant
@@ -245,6 +249,7 @@ async def test_listeners_join_switch_and_leave(room_and_translator):
     check_segments(lp.captions())
 
 
+@pytest.mark.nomodels
 async def test_caption_segments_and_gapless_speech(room_and_translator):
     room, engine, translator = room_and_translator
     lp = room.local_participant
@@ -283,6 +288,7 @@ async def test_caption_segments_and_gapless_speech(room_and_translator):
     assert len(sent) - (24000 + pad) < FRAME_SAMPLES and not sent[24000 + pad:].any()
 
 
+@pytest.mark.nomodels
 async def test_speech_units_queued_back_to_back_play_without_gap():
     room = fl.FakeRoom()
     track = SpeechTrack(room.local_participant, "alice-mic-en", rtc_api=fl)
@@ -321,6 +327,7 @@ def _record_tracks(monkeypatch):
     monkeypatch.setattr(fl.LocalAudioTrack, "create_audio_track", staticmethod(create))
 
 
+@pytest.mark.nomodels
 async def test_failing_pipeline_is_restarted_and_others_continue(room_and_translator):
     room, engine, translator = room_and_translator
     lp = room.local_participant
@@ -342,6 +349,7 @@ async def test_failing_pipeline_is_restarted_and_others_continue(room_and_transl
     await translator.aclose()
 
 
+@pytest.mark.nomodels
 async def test_mute_ends_the_utterance_and_unmute_resumes(room_and_translator):
     room, engine, translator = room_and_translator
     lp = room.local_participant
@@ -361,6 +369,7 @@ async def test_mute_ends_the_utterance_and_unmute_resumes(room_and_translator):
     check_segments(lp.captions())
 
 
+@pytest.mark.nomodels
 async def test_shutdown_drains_units_in_flight(room_and_translator):
     room, engine, translator = room_and_translator
     lp = room.local_participant
@@ -378,6 +387,7 @@ async def test_shutdown_drains_units_in_flight(room_and_translator):
     check_segments(lp.captions())
 
 
+@pytest.mark.nomodels
 async def test_room_disconnect_stops_everything(room_and_translator):
     room, engine, translator = room_and_translator
     alice = room.join("alice", {"language": "de"})
@@ -389,6 +399,7 @@ async def test_room_disconnect_stops_everything(room_and_translator):
 
 # --- worker glue ----------------------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_missing_livekit_settings_named(monkeypatch):
     from hive_agent.commands import room as room_cmd
 
@@ -406,6 +417,7 @@ def test_missing_livekit_settings_named(monkeypatch):
         args.run(args)
 
 
+@pytest.mark.nomodels
 async def test_unreachable_server_said_clearly():
     from hive_agent.room.access import livekit_config
     from hive_agent.room.worker import check_server
@@ -415,6 +427,7 @@ async def test_unreachable_server_said_clearly():
         await check_server(config, timeout=3)
 
 
+@pytest.mark.nomodels
 def test_worker_runs_jobs_in_process_sharing_one_engine():
     from livekit.agents import JobExecutorType, JobProcess
 
@@ -524,6 +537,7 @@ async def test_speaker_vanishing_mid_sentence_keeps_committed_words(engine):
     assert lp.track_log == []  # nobody wanted a translation
 
 
+@pytest.mark.nomodels
 async def test_job_end_hook_drains_before_the_room_is_left():
     from types import SimpleNamespace
 

@@ -34,6 +34,7 @@ class FakeClock:
 
 # --- the window, on a fake clock ------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_repeated_failures_within_the_window_mark_the_stage_failing():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -48,6 +49,7 @@ def test_repeated_failures_within_the_window_mark_the_stage_failing():
     assert health.failed("mt") is False  # already failing: no second transition
 
 
+@pytest.mark.nomodels
 def test_failures_spread_wider_than_the_window_do_not_mark_it_failing():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -57,6 +59,7 @@ def test_failures_spread_wider_than_the_window_do_not_mark_it_failing():
     assert not health.failing("tts")
 
 
+@pytest.mark.nomodels
 def test_a_success_between_failures_starts_the_count_over():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -70,6 +73,7 @@ def test_a_success_between_failures_starts_the_count_over():
     assert health.failing("stt")
 
 
+@pytest.mark.nomodels
 def test_a_failing_stage_stays_failing_until_a_success():
     clock = FakeClock()
     health = StageHealth(STAGES, clock, failures=2, window_s=5)
@@ -83,6 +87,7 @@ def test_a_failing_stage_stays_failing_until_a_success():
     assert not health.failing("mt")
 
 
+@pytest.mark.nomodels
 @pytest.mark.parametrize("failures, window_s, message", [
     (0, 30.0, "failures to mark a stage down must be from 1 to 100, got 0"),
     (101, 30.0, "from 1 to 100, got 101"),
@@ -94,6 +99,7 @@ def test_out_of_range_settings_are_refused_with_the_range(failures, window_s, me
         StageHealth(STAGES, FakeClock(), failures=failures, window_s=window_s)
 
 
+@pytest.mark.nomodels
 def test_telemetry_gauge_follows_load_failures_and_recovery():
     clock = FakeClock()
     t = Telemetry(clock=clock)

@@ -80,7 +80,7 @@ class SpeakerSession:
             lane = self._lanes.pop(lang, None)
             if lane is not None:
                 lane.task.cancel()  # nobody listens to this language any more
-                self._dropped_lanes.append(lane.task)
+                self._dropped_lanes = [t for t in self._dropped_lanes if not t.done()] + [lane.task]
         self._targets = targets
         for lang in targets - set(self._lanes):
             synth = self.engine.speech.get(lang)
