@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import numpy as np
-from livekit.agents.utils import aio
 
 FRAME_S = 0.02
 Push = Callable[[np.ndarray, int, int], None]  # (samples, sample rate, channels)
@@ -68,6 +67,8 @@ async def feed_and_drain(stream: AudioStream[T], feed: Awaitable[float], on_outp
     """Run `feed` (it pushes the audio into `stream`), end the input, hand every output to
     `on_output` until the stream ends, and close the stream. Raises the stream's error.
     Returns what `feed` returned (seconds of audio fed)."""
+
+    from livekit.agents.utils import aio  # a second to import: not for commands that fail on bad input
 
     async def consume() -> None:
         async for out in stream:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
 from ..file_source import FRAME_S
 from ..observability.slo import (CAPTION_P95_TARGET_S, END_TO_END_TARGET_S, TTFT_P95_TARGET_S, LatencyStats,
                                  SloReport, committed_words, compute_report, format_columns)
@@ -311,6 +309,8 @@ _PANELS = [("caption", "caption latency", CAPTION_P95_TARGET_S), ("commit", "com
 
 def plot_latencies(samples: LatencySamples, path: Path, title: str) -> None:
     """Empirical CDFs of the pooled latencies, with the SLO p95 targets marked."""
+    from matplotlib.figure import Figure  # matplotlib takes a second to import: only for figures
+
     fig = Figure(figsize=(11, 8), layout="constrained")
     for ax, (name, label, target) in zip(fig.subplots(2, 2).flat, _PANELS):
         values = sorted(v * 1000 for v in getattr(samples, name))
@@ -338,6 +338,8 @@ def plot_streams(streams: Mapping, path: Path) -> None:
 
     def ms(stats: dict) -> float:
         return float("nan") if stats["p95_s"] is None else stats["p95_s"] * 1000
+
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     lag_ax, latency_ax = fig.subplots(1, 2)
