@@ -1,6 +1,7 @@
 """Caption latency against retraction over the interim-caption knobs.
 
-Usage: python benchmarks/interim_curve.py [--realtime] [--clips fw-jfk,fw-mit-en] [--out out/interim_curve.json]
+Usage: python benchmarks/interim_curve.py [--realtime] [--manifest PATH] [--clips fw-jfk,fw-mit-en]
+       [--out out/interim_curve.json]
 
 Without --realtime the recognizer runs in deterministic mode (compute time not counted): the
 hypotheses are the same for every knob setting, so the retraction rate is exact and the caption
@@ -13,19 +14,16 @@ import argparse
 import asyncio
 import itertools
 import json
-import sys
 from pathlib import Path
 
 from hive_agent.audio import read_audio
-from hive_agent.stt.whisper_decoder import load_whisper
+from hive_agent.bench.run import default_manifest, load_manifest, select_clips
 from hive_agent.file_source import RealtimeClock
+from hive_agent.observability.slo import compute_report
 from hive_agent.settings import load_settings
-from hive_agent.slo import compute_report
 from hive_agent.stt.drive import recognize
 from hive_agent.stt.recognizer import RecognizerOptions, StreamingRecognizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from eval_data import clip  # noqa: E402
+from hive_agent.stt.whisper_decoder import load_whisper
 
 GRID = {
     "interim_words": [0, 1, 2, 3, 4],
@@ -50,19 +48,20 @@ async def one(decoder, settings, path: Path, knobs: dict, realtime: bool) -> dic
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--realtime", action="store_true")
+    ap.add_argument("--manifest", type=Path, default=default_manifest(), help="default: the bundled samples")
     ap.add_argument("--clips", default="fw-jfk,fw-mit-en")
     ap.add_argument("--model", default="base")
     ap.add_argument("--out", type=Path, default=Path("out/interim_curve.json"))
     args = ap.parse_args()
     settings = load_settings(whisper_model=args.model)
     decoder = load_whisper(settings)
+    clips = select_clips(load_manifest(args.manifest), args.clips.split(","))
     rows = []
     for values in itertools.product(*GRID.values()):
         knobs = dict(zip(GRID, values))
         if knobs["interim_words"] == 0 and (knobs["interim_min_probability"] or knobs["interim_guard_s"]):
             continue
-        per_clip = {c: asyncio.run(one(decoder, settings, clip(c)[0], knobs, args.realtime))
-                    for c in args.clips.split(",")}
+        per_clip = {c.id: asyncio.run(one(decoder, settings, c.path, knobs, args.realtime)) for c in clips}
         words = sum(r["words"] for r in per_clip.values())
         retraction = sum(r["retraction"] * r["words"] for r in per_clip.values()) / max(1, words)
         worst_caption = max(r["caption_p95_ms"] for r in per_clip.values())

@@ -12,7 +12,8 @@ import soxr
 from .errors import AudioFormatError
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 16_000
+SAMPLE_RATE = 16_000  # what the recognizer hears
+SPEECH_SAMPLE_RATE = 48_000  # translated speech: WebRTC's native rate
 MIN_RATE, MAX_RATE = 8_000, 192_000
 
 
@@ -148,7 +149,7 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
 
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         return data, int(rate)
-    except Exception:  # noqa: BLE001 - not a libsndfile format; PyAV decodes the rest
+    except Exception:  # not a libsndfile format; PyAV decodes the rest
         pass
     import av
 
@@ -160,7 +161,7 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
             chunks = [frame.to_ndarray() if frame.format.is_planar
                       else frame.to_ndarray().reshape(-1, len(frame.layout.channels)).T
                       for frame in container.decode(stream)]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise AudioFormatError(f"cannot decode audio file {path}: {exc}") from exc
     if not chunks:
         raise AudioFormatError(f"audio file {path} holds no audio")

@@ -7,7 +7,7 @@ never rename them.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
@@ -51,18 +51,16 @@ class TranslationEvent:
     unit: str
     lang: str
     text: str
-    final: bool
     source_end: float
     source_lang: str = ""
     source_start: float = 0.0
     type: Literal["translation"] = "translation"
 
     def as_json(self) -> dict:
-        d = asdict(self)
-        d["wall"] = round(self.wall, 4)
-        d["source_end"] = round(self.source_end, 3)
-        d["source_start"] = round(self.source_start, 3)
-        return d
+        # `final` stays in the log (metrics.md): every unit is translated once, as final.
+        return {"wall": round(self.wall, 4), "unit": self.unit, "lang": self.lang, "text": self.text,
+                "final": True, "source_end": round(self.source_end, 3), "source_lang": self.source_lang,
+                "source_start": round(self.source_start, 3), "type": self.type}
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 from .errors import LanguageError, SettingsError
-from .text import parse_language
+from .text import parse_language, parse_language_pair
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "HIVE_"
@@ -75,17 +75,16 @@ class HiveSettings(BaseSettings):
     @field_validator("mt_paths")
     @classmethod
     def _mt_paths(cls, value: dict[str, Path]) -> dict[str, Path]:
+        pairs = {}
         for pair, path in value.items():
-            source, _, target = pair.partition("-")
             try:  # Whisper must hear the source; the target only has to be a language code
-                well_formed = f"{parse_language(source)}-{parse_language(target, known_only=False)}" == pair
+                source, target = parse_language_pair(pair, "key", known_source=True)
             except LanguageError as exc:
-                raise ValueError(f"keys are language pairs such as `en-es`, got {pair!r}: {exc}") from None
-            if not well_formed:
-                raise ValueError(f"keys are language pairs such as `en-es`, got {pair!r}")
+                raise ValueError(f"keys are language pairs such as `en-es`: {exc}") from None
             if not Path(path).expanduser().is_dir():
                 raise ValueError(f"the {pair} model directory {path} does not exist")
-        return value
+            pairs[f"{source}-{target}"] = path
+        return pairs
 
     @field_validator("compute_type")
     @classmethod

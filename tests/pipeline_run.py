@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hive_agent.audio import read_audio
-from hive_agent.file_source import feed_samples
+from hive_agent.file_source import run_file
 from hive_agent.pipeline.outputs import SpeechAudio
 
 
@@ -26,21 +26,15 @@ def run_clip(engine, path: Path, targets, source: str = "auto", seconds: float |
         data = data[: int(seconds * rate)]
     result = Run()
 
+    def keep(out) -> None:
+        if isinstance(out, SpeechAudio):
+            result.audio.append(out)
+        else:
+            result.events.append(out.as_json())
+
     async def go() -> None:
         session = engine.new_session("test-speaker", source, set(targets), realtime=False)
-
-        async def consume() -> None:
-            async for out in session.outputs():
-                if isinstance(out, SpeechAudio):
-                    result.audio.append(out)
-                else:
-                    result.events.append(out.as_json())
-
-        consumer = asyncio.create_task(consume())
-        await feed_samples(data, rate, session.push_frame)
-        session.end_input()
-        await consumer
-        await session.aclose()
+        await run_file(session, data, rate, keep)
 
     asyncio.run(go())
     return result

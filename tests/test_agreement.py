@@ -1,9 +1,13 @@
 """LocalAgreement-2 and the hypothesis guards: pure logic, no model."""
 
+import pytest
+
 from hive_agent.events import Word
 from hive_agent.stt.agreement import LocalAgreement
 from hive_agent.stt.hypothesis import clean_hypothesis, cut_repetition, drop_instants, words_in_audio
 from hive_agent.stt.whisper_decoder import DecodeResult
+
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
 
 
 def words(text: str, start: float = 0.0, step: float = 0.3) -> list[Word]:

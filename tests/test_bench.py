@@ -115,6 +115,7 @@ def test_latency_and_streams_figures_are_png_files(bench_run):
         assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, name
 
 
+@pytest.mark.nomodels
 def test_stream_counts_and_clip_selection_reject_bad_input(tmp_path):
     assert bench.stream_counts("3") == [1, 2, 3]
     assert bench.stream_counts("4,1") == [1, 4]
@@ -135,6 +136,7 @@ def test_stream_counts_and_clip_selection_reject_bad_input(tmp_path):
     assert [c.id for c in select_clips(clips, None, limit=2)] == [c.id for c in clips[:2]]
 
 
+@pytest.mark.nomodels
 def test_growing_lag_is_told_apart_from_steady_lag():
     steady = [(i * 0.02, 0.1 + 0.3 * (i % 20 == 0)) for i in range(300)]
     growing = [(i * 0.02, i * 0.02 * 0.5) for i in range(300)]  # falls behind by 0.5 s per second

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hive_agent.bench.long_stream import ClipWords, WordAttribution, plan_stream
 from hive_agent.bench.run import Clip
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
-from hive_agent.performance import Performance
-from hive_agent.slo import Observations, SloTracker
+from hive_agent.observability.performance import Performance
+from hive_agent.observability.slo import Observations, SloTracker
+
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
 
 UNITS = 5000  # five times what the tracker remembers
 LANGS = ("de", "es")
@@ -19,7 +23,7 @@ def unit_events(i: int, speech_first: bool = False) -> list:
     """Unit `u{i}`: three committed words, its translations, their speech starts, 4 s per unit."""
     t = i * 4.0
     words = WordsEvent(t + 3.5, "en", [Word(f"w{i}-{k}", t + k, t + k + 0.5) for k in range(3)], [])
-    texts = [TranslationEvent(t + 3.7, f"u{i}", lang, "text", True, t + 2.5) for lang in LANGS]
+    texts = [TranslationEvent(t + 3.7, f"u{i}", lang, "text", t + 2.5) for lang in LANGS]
     speech = [SpeechEvent(t + 3.9, f"u{i}", lang, "start") for lang in LANGS]
     return [words, *(speech + texts if speech_first else texts + speech)]
 

@@ -12,15 +12,16 @@ import pytest
 from eval_data import clip
 from pipeline_run import run_clip
 from hive_agent.errors import SettingsError
-from hive_agent.http_server import BackgroundHttpServer, ServiceState, start_http_server, stop_http_server
+from hive_agent.observability.http_server import BackgroundHttpServer, ServiceState, start_http_server, stop_http_server
 from hive_agent.models import cuda_available
-from hive_agent.performance import Performance
+from hive_agent.observability.performance import Performance
 
 ENDPOINTS = ("/health", "/health/stt", "/health/mt", "/health/tts", "/performance", "/trace/recent", "/metrics")
 
 
 # --- Performance on its own ---------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_stage_percentiles_cover_only_the_recent_window():
     perf = Performance(window=100)
     for ms in range(1, 201):  # 1..200 ms; the window keeps 101..200
@@ -34,6 +35,7 @@ def test_stage_percentiles_cover_only_the_recent_window():
     assert perf.latency_p95_ms("tts") is None
 
 
+@pytest.mark.nomodels
 def test_retraction_rate_covers_the_recent_caption_events():
     perf = Performance(window=3)
     assert perf.snapshot()["word_retraction_rate"] is None  # nothing committed yet
@@ -46,6 +48,7 @@ def test_retraction_rate_covers_the_recent_caption_events():
     assert snap["word_retraction_rate"] == 0.5
 
 
+@pytest.mark.nomodels
 def test_confidence_distribution_of_the_recent_words():
     perf = Performance(window=6)
     perf.record_words([0.3, 0.3], retracted=0)  # the two oldest of eight words: out of the window
@@ -58,6 +61,7 @@ def test_confidence_distribution_of_the_recent_words():
     assert confidence["n"] == 6 and confidence["mean"] == pytest.approx(2.65 / 6, abs=1e-4)
 
 
+@pytest.mark.nomodels
 def test_bad_samples_are_refused_with_the_reason():
     perf = Performance()
     with pytest.raises(ValueError, match="unknown stage 'asr'"):

@@ -39,6 +39,7 @@ def copy_model(model: Path, destination: Path, without: str | None = None) -> Pa
     return destination
 
 
+@pytest.mark.nomodels
 def test_converter_layout_is_written(tiny_model: Path) -> None:
     names = {path.name for path in tiny_model.iterdir()}
     assert {"model.bin", "config.json", "shared_vocabulary.json", "source.spm", "target.spm"} <= names
@@ -160,6 +161,7 @@ class FailingBackend:
         raise RuntimeError("model crashed")
 
 
+@pytest.mark.nomodels
 async def test_backend_error_reaches_every_waiting_caller() -> None:
     backend = FailingBackend()
     batching = BatchingTranslator(backend)
@@ -183,6 +185,7 @@ def test_models_resolve_pairs_and_load_once(tiny_model: Path, tmp_path: Path) ->
     assert translator.translate_batch(["Good morning."])[0]
 
 
+@pytest.mark.nomodels
 def test_missing_pair_names_directory_and_converter(tmp_path: Path) -> None:
     models = MarianModels(tmp_path)
 
@@ -204,6 +207,7 @@ def test_missing_pair_names_directory_and_converter(tmp_path: Path) -> None:
         ("shared_vocabulary.json", "shared_vocabulary.json"),
     ],
 )
+@pytest.mark.nomodels
 def test_incomplete_directory_names_missing_file(
     tiny_model: Path, tmp_path: Path, removed: str, named: str
 ) -> None:
@@ -216,7 +220,7 @@ def test_incomplete_directory_names_missing_file(
     assert "ct2-transformers-converter" in str(raised.value)
 
 
-@pytest.mark.parametrize("corrupted", ["model.bin", "source.spm"])
+@pytest.mark.parametrize("corrupted", ["model.bin", pytest.param("source.spm", marks=pytest.mark.nomodels)])  # no load
 def test_corrupt_file_is_named(tiny_model: Path, tmp_path: Path, corrupted: str) -> None:
     model_dir = copy_model(tiny_model, tmp_path / "mt" / "en-es")
     payload = (model_dir / corrupted).read_bytes()
@@ -228,6 +232,7 @@ def test_corrupt_file_is_named(tiny_model: Path, tmp_path: Path, corrupted: str)
     assert str(model_dir / corrupted) in str(raised.value)
 
 
+@pytest.mark.nomodels
 def test_unknown_device_is_a_settings_error(tiny_model: Path) -> None:
     with pytest.raises(SettingsError, match="'cpu' or 'cuda'"):
         MarianTranslator(tiny_model, device="tpu")

@@ -89,6 +89,7 @@ def models_check() -> int:
     return main(["models", "check"])
 
 
+@pytest.mark.nomodels
 def test_download_puts_whisper_and_voices_where_the_settings_look(hub, models_dir, capsys):
     assert download(hub, "whisper:tiny", "voice:en", "voice:es") == 0
 
@@ -114,6 +115,7 @@ def test_download_puts_whisper_and_voices_where_the_settings_look(hub, models_di
     assert "already installed" in capsys.readouterr().out
 
 
+@pytest.mark.nomodels
 def test_interrupted_download_resumes_where_it_stopped(hub, models_dir, capsys):
     hub.slow["model.bin"] = 0.1
     command = [sys.executable, "-m", "hive_agent", "models", "download", "whisper:tiny", "--endpoint", hub.url]
@@ -142,6 +144,7 @@ def test_interrupted_download_resumes_where_it_stopped(hub, models_dir, capsys):
     assert models_check() == 0
 
 
+@pytest.mark.nomodels
 def test_a_corrupted_file_is_rejected_deleted_and_fetched_again(hub, models_dir, capsys):
     hub.corrupt.add("model.bin")
     assert download(hub, "whisper:tiny") == 2
@@ -158,6 +161,7 @@ def test_a_corrupted_file_is_rejected_deleted_and_fetched_again(hub, models_dir,
     assert models_check() == 0
 
 
+@pytest.mark.nomodels
 def test_an_endpoint_that_does_not_answer_fails_fast_naming_it_and_leaves_no_files(models_dir, capsys):
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
@@ -172,6 +176,7 @@ def test_an_endpoint_that_does_not_answer_fails_fast_naming_it_and_leaves_no_fil
     assert not [p for p in models_dir.rglob("*") if p.is_file()]
 
 
+@pytest.mark.nomodels
 def test_mt_without_the_convert_extra_fails_at_once_naming_it(hub, models_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "transformers", None)  # what an install without the extra looks like
     assert download(hub, "whisper:tiny", "mt:en-es") == 2
@@ -187,11 +192,13 @@ def test_mt_without_the_convert_extra_fails_at_once_naming_it(hub, models_dir, m
     ("voice:not a voice", "Piper voice name"),
     ("tts:es", "KIND:NAME"),
 ])
+@pytest.mark.nomodels
 def test_a_bad_spec_names_what_is_wrong(hub, models_dir, capsys, spec, fragment):
     assert download(hub, spec) == 2
     assert fragment in capsys.readouterr().err and hub.requests == []
 
 
+@pytest.mark.nomodels
 def test_models_list_names_what_download_fetches(capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
@@ -248,6 +255,7 @@ def test_mt_pair_is_converted_into_models_mt_and_translates(marian_hub, hub, mod
     assert any("en-es" in line and "Helsinki-NLP/opus-mt-en-es" in line for line in capsys.readouterr().out.splitlines())
 
 
+@pytest.mark.nomodels
 @pytest.mark.convert
 def test_a_pair_only_reachable_through_english_is_refused(marian_hub, hub, models_dir, capsys):
     assert download(hub, "mt:de-es") == 2

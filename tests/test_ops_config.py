@@ -16,8 +16,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from hive_agent.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S
-from hive_agent.telemetry import STAGES, Telemetry
+from hive_agent.observability.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S
+from hive_agent.observability.telemetry import STAGES, Telemetry
+
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "ops" / "prometheus" / "hive-alerts.yml"

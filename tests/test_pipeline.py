@@ -7,8 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from hive_agent.pipeline.outputs import SPEECH_SAMPLE_RATE
-from hive_agent.quality import chrf, normalise
+from hive_agent.audio import SPEECH_SAMPLE_RATE
+from hive_agent.bench.quality import chrf
+from hive_agent.text import normalise
 from eval_data import clip
 from pipeline_run import run_clip
 
@@ -103,9 +104,9 @@ def test_targets_change_live_without_losing_existing_lanes(engine):
     async def go() -> None:
         session = engine.new_session("listeners-change", "auto", {"en"}, realtime=False)
         session.set_targets({"en", "fr"})  # a listener joins: en keeps its lane, fr has no voice
-        assert set(session._lanes) == {"en"}
+        assert session.speech_languages == {"en"}
         session.set_targets({"fr"})  # the en listener leaves: its lane stops
-        assert session._lanes == {}
+        assert session.speech_languages == set()
         await session.aclose()
 
     asyncio.run(go())

@@ -11,7 +11,7 @@ import soxr
 
 from hive_agent.audio import read_audio
 from hive_agent.errors import AudioFormatError
-from hive_agent.quality import wer
+from hive_agent.bench.quality import wer
 from hive_agent.stt.drive import committed_text, recognize
 from hive_agent.stt.recognizer import RecognizerOptions, StreamingRecognizer
 from hive_agent.text import normalise_word

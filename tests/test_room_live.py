@@ -19,7 +19,8 @@ import soundfile as sf
 from livekit import api, rtc
 
 from eval_data import clip
-from hive_agent.room.worker import SharedEngine, build_server, livekit_config, serve_room
+from hive_agent.room.access import livekit_config
+from hive_agent.room.worker import SharedEngine, build_server, serve_room
 
 pytestmark = pytest.mark.live
 if not os.environ.get("LIVEKIT_URL"):

@@ -7,12 +7,15 @@ import json
 import re
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 import eval_data
 from eval_data import SAMPLES_DIR
 from hive_agent.bench.run import default_manifest, load_manifest
 from hive_agent.commands import demo
+
+pytestmark = pytest.mark.nomodels  # every test here runs without a model
 
 
 def sample_rows() -> list[dict]:

@@ -30,6 +30,7 @@ from eval_data import REPO
     ("HIVE_MT_PATHS", "not json", "cannot parse"),
     ("HIVE_MAX_TOKENS_PER_S", "1000", "less than or equal to 30"),
 ])
+@pytest.mark.nomodels
 def test_invalid_setting_names_the_variable(monkeypatch, env, value, fragment):
     monkeypatch.setenv(env, value)
     with pytest.raises(SettingsError) as err:
@@ -40,6 +41,7 @@ def test_invalid_setting_names_the_variable(monkeypatch, env, value, fragment):
         assert env in message
 
 
+@pytest.mark.nomodels
 def test_settings_come_from_env_and_dotenv(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("HIVE_CHUNK_S=0.5\nHIVE_LANGUAGE=DE\n")
@@ -49,6 +51,7 @@ def test_settings_come_from_env_and_dotenv(monkeypatch, tmp_path):
     assert load_settings().chunk_s == 0.3
 
 
+@pytest.mark.nomodels
 def test_readme_documents_every_setting():
     readme = (REPO / "README.md").read_text()
     documented = set(re.findall(r"`(HIVE_[A-Z_]+)`", readme))
@@ -56,6 +59,7 @@ def test_readme_documents_every_setting():
     assert expected <= documented, expected - documented
 
 
+@pytest.mark.nomodels
 def test_missing_whisper_directory_names_path_and_fix(tmp_path):
     missing = tmp_path / "whisper-small"
     with pytest.raises(ModelError) as err:
@@ -63,6 +67,7 @@ def test_missing_whisper_directory_names_path_and_fix(tmp_path):
     assert str(missing) in str(err.value) and "ct2-transformers-converter" in str(err.value)
 
 
+@pytest.mark.nomodels
 def test_incomplete_whisper_directory_names_the_missing_file(tmp_path):
     (tmp_path / "model.bin").write_bytes(b"\0" * 10)
     with pytest.raises(ModelError, match="config.json"):
@@ -79,6 +84,7 @@ def test_corrupt_whisper_model_gives_model_error(tmp_path, settings):
     assert str(tmp_path) in str(err.value) and "fix:" in str(err.value)
 
 
+@pytest.mark.nomodels
 def test_whisper_base_is_joined_once_safely_by_concurrent_processes(tmp_path):
     code = ("import sys; from pathlib import Path; from hive_agent.models import whisper_base_dir; "
             "print(whisper_base_dir(Path(sys.argv[1])))")
@@ -93,6 +99,7 @@ def test_whisper_base_is_joined_once_safely_by_concurrent_processes(tmp_path):
     assert not list(Path(outputs[0]).glob("model.bin.partial-*"))
 
 
+@pytest.mark.nomodels
 def test_a_damaged_joined_model_is_joined_again(tmp_path):
     target = whisper_base_dir(tmp_path)
     with (target / "model.bin").open("r+b") as fh:
@@ -101,6 +108,7 @@ def test_a_damaged_joined_model_is_joined_again(tmp_path):
     assert (target / "model.bin").stat().st_size == WHISPER_BASE_SIZE
 
 
+@pytest.mark.nomodels
 def test_cli_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "hive_agent", "--help"], capture_output=True, text=True,
                          check=True).stdout
@@ -108,6 +116,7 @@ def test_cli_help_lists_the_commands():
         assert command in out
 
 
+@pytest.mark.nomodels
 def test_cli_reports_bad_settings_without_traceback():
     result = subprocess.run([sys.executable, "-m", "hive_agent", "models", "check"], capture_output=True,
                             text=True, env={"PATH": "/usr/bin:/bin", "HIVE_DEVICE": "tpu"})

@@ -14,13 +14,15 @@ from eval_data import clip
 from hive_agent.errors import AudioFormatError
 from hive_agent.events import SpeechEvent, TranslationEvent, Word, WordsEvent
 from hive_agent.models import resolve_whisper
-from hive_agent.quality import align_reference_ends, chrf, normalise, reference_words, wer
-from hive_agent.slo import (
+from hive_agent.bench.quality import align_reference_ends, chrf, reference_words, wer
+from hive_agent.text import normalise
+from hive_agent.observability.slo import (
     Observations,
     SloTracker,
     committed_words,
     compute_report,
     format_table,
+    observe_log,
     percentile,
 )
 
@@ -34,10 +36,9 @@ def words(wall: float, committed=(), interim=(), lang: str = "en") -> dict:
             "committed": list(committed), "interim": list(interim)}
 
 
-def translation(wall: float, unit: str, lang: str, text: str, source_end: float,
-                final: bool = True) -> dict:
+def translation(wall: float, unit: str, lang: str, text: str, source_end: float) -> dict:
     return {"type": "translation", "wall": wall, "unit": unit, "lang": lang, "text": text,
-            "final": final, "source_end": source_end}
+            "final": True, "source_end": source_end}
 
 
 def speech(wall: float, unit: str, lang: str, event: str = "start") -> dict:
@@ -49,6 +50,7 @@ def speech(wall: float, unit: str, lang: str, event: str = "start") -> dict:
 
 # --- caption and commit latency -------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_caption_latency_counts_from_first_interim_and_commit_latency_from_commit():
     log = [
         words(1.0, interim=[w("And", 0.0, 0.3), w("so", 0.3, 0.6)]),
@@ -75,6 +77,7 @@ def test_caption_latency_counts_from_first_interim_and_commit_latency_from_commi
     assert report.uncommitted_words == 0
 
 
+@pytest.mark.nomodels
 def test_word_committed_without_interim_has_equal_caption_and_commit_latency():
     report = compute_report([words(2.0, committed=[w("ask", 1.0, 1.4)])])
     assert report.caption.p50_s == pytest.approx(0.6)
@@ -83,6 +86,7 @@ def test_word_committed_without_interim_has_equal_caption_and_commit_latency():
 
 # --- retraction -----------------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_interim_word_replaced_by_different_text_is_one_retraction():
     log = [
         words(1.0, interim=[w("Ask", 0.0, 0.3)]),
@@ -96,6 +100,7 @@ def test_interim_word_replaced_by_different_text_is_one_retraction():
     assert sorted(report_samples(log).caption_latency_s) == pytest.approx([1.3 - 0.6, 1.3 - 0.35])
 
 
+@pytest.mark.nomodels
 def test_growing_tail_with_case_and_punctuation_changes_retracts_nothing():
     log = [
         words(0.5, interim=[w("and", 0.0, 0.2)]),
@@ -110,6 +115,7 @@ def test_growing_tail_with_case_and_punctuation_changes_retracts_nothing():
         sorted([0.5 - 0.2, 0.8 - 0.41, 1.1 - 0.6]))
 
 
+@pytest.mark.nomodels
 def test_committed_words_are_never_retracted_but_a_shrinking_tail_is():
     log = [
         words(1.0, committed=[w("ask", 0.0, 0.3)], interim=[w("not", 0.3, 0.5), w("what", 0.5, 0.7)]),
@@ -123,6 +129,7 @@ def test_committed_words_are_never_retracted_but_a_shrinking_tail_is():
     assert report.source_text == {"en": "ask knot"}
 
 
+@pytest.mark.nomodels
 def test_word_shown_again_after_retraction_is_timed_from_its_return():
     log = [
         words(1.0, interim=[w("a", 0.0, 0.2), w("b", 0.2, 0.4), w("c", 0.4, 0.6)]),
@@ -135,6 +142,7 @@ def test_word_shown_again_after_retraction_is_timed_from_its_return():
     assert samples.caption_latency_s == pytest.approx([0.8, 0.6, 1.4 - 0.6])
 
 
+@pytest.mark.nomodels
 def test_inserted_word_shifts_and_retracts_the_words_after_it():
     log = [
         words(1.0, interim=[w("so", 0.2, 0.4), w("my", 0.4, 0.6)]),
@@ -144,6 +152,7 @@ def test_inserted_word_shifts_and_retracts_the_words_after_it():
     assert compute_report(log).retracted_words == 2
 
 
+@pytest.mark.nomodels
 def test_tail_left_at_the_end_is_reported_as_uncommitted():
     report = compute_report([words(1.0, interim=[w("a", 0.0, 0.2), w("b", 0.2, 0.4)])])
     assert report.uncommitted_words == 2
@@ -153,12 +162,13 @@ def test_tail_left_at_the_end_is_reported_as_uncommitted():
 
 # --- TTFT and end-to-end --------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
     log = [
         words(1.2, committed=[w("ask", 0.6, 1.1)]),
-        translation(2.0, "u1", "es", "pregunta", 1.1, final=False),
+        translation(2.0, "u1", "es", "pregunta", 1.1),
         translation(2.1, "u1", "fr", "demande", 1.1),
-        translation(2.3, "u1", "es", "pregunten", 1.1),
+        translation(2.3, "u1", "es", "pregunten", 1.1),  # a repeated unit: only its first record counts
         speech(2.5, "u1", "es"),
         speech(2.6, "u1", "fr"),
         speech(3.0, "u1", "es", "end"),
@@ -166,10 +176,7 @@ def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
         translation(3.5, "u2", "es", "no", 2.0),
         speech(4.0, "u2", "es"),
     ]
-    tracker = SloTracker()
-    total = Observations()
-    for event in log:
-        total.merge(tracker.observe(event))
+    total, _ = observe_log(log)
     assert total.ttft_s == pytest.approx({("u1", "es"): 0.9, ("u1", "fr"): 1.0, ("u2", "es"): 1.5})
     assert total.end_to_end_s == pytest.approx(
         {("u1", "es"): 1.4, ("u1", "fr"): 1.5, ("u2", "es"): 2.0})
@@ -177,9 +184,10 @@ def test_ttft_and_end_to_end_per_unit_and_language_from_first_event_only():
     assert report.ttft.n == 3 and report.end_to_end.n == 3
     assert report.ttft.p50_s == pytest.approx(1.0)
     assert report.end_to_end.p95_s == pytest.approx(percentile([1.4, 1.5, 2.0], 95))
-    assert report.translated_text == {"es": "pregunten no", "fr": "demande"}
+    assert report.translated_text == {"es": "pregunta no", "fr": "demande"}
 
 
+@pytest.mark.nomodels
 def test_speech_before_its_text_is_resolved_and_speech_without_text_is_unmatched():
     log = [
         speech(2.4, "u1", "es"),
@@ -194,11 +202,12 @@ def test_speech_before_its_text_is_resolved_and_speech_without_text_is_unmatched
     assert report.end_to_end.matched_share == pytest.approx(0.5)
 
 
+@pytest.mark.nomodels
 def test_hive_event_objects_give_the_same_samples_as_their_dicts():
     events = [
         WordsEvent(1.0, "en", [], [Word("ask", 0.1, 0.4)]),
         WordsEvent(1.5, "en", [Word("ask", 0.1, 0.42)], []),
-        TranslationEvent(2.0, "u1", "de", "frag", True, 0.42),
+        TranslationEvent(2.0, "u1", "de", "frag", 0.42),
         SpeechEvent(2.3, "u1", "de", "start"),
     ]
     from_objects, from_dicts = SloTracker(), SloTracker()
@@ -209,6 +218,7 @@ def test_hive_event_objects_give_the_same_samples_as_their_dicts():
     assert report.end_to_end.p50_s == pytest.approx(2.3 - 0.42)
 
 
+@pytest.mark.nomodels
 def test_malformed_record_names_the_missing_field():
     with pytest.raises(ValueError, match="'source_end'"):
         SloTracker().observe({"type": "translation", "wall": 1.0, "unit": "u1", "lang": "es"})
@@ -216,6 +226,7 @@ def test_malformed_record_names_the_missing_field():
 
 # --- reference word ends --------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_reference_ends_replace_word_ends_and_map_unit_source_end():
     log = [
         words(1.0, committed=[w("a", 0.0, 0.5)], interim=[w("b", 0.5, 1.0)]),
@@ -244,6 +255,7 @@ def test_reference_ends_replace_word_ends_and_map_unit_source_end():
 
 # --- percentile and incremental = batch -----------------------------------------------------
 
+@pytest.mark.nomodels
 def test_percentile_matches_numpy():
     rng = np.random.default_rng(7)
     for size in (1, 2, 5, 20, 101):
@@ -279,16 +291,14 @@ def simulated_log(seed: int) -> list[dict]:
     return log
 
 
+@pytest.mark.nomodels
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_incremental_observations_equal_compute_report(seed):
     log = simulated_log(seed)
     reference = [x["end"] + 0.02 for x in committed_words(log)]
     reference[3] = None
     for ends in (None, reference):
-        tracker = SloTracker(word_end=ends)
-        total = Observations()
-        for event in log:
-            total.merge(tracker.observe(event))
+        total, _ = observe_log(log, ends)
         report = compute_report(log, reference_ends=ends)
         assert report.committed_words == total.committed == 40
         assert report.retracted_words == total.retracted
@@ -303,6 +313,7 @@ def test_incremental_observations_equal_compute_report(seed):
 
 # --- report output --------------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_report_dict_is_json_and_table_marks_targets():
     fast = [
         words(0.4, interim=[w("hi", 0.0, 0.3)]),
@@ -341,11 +352,13 @@ def test_report_dict_is_json_and_table_marks_targets():
 
 # --- quality --------------------------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_normalise_keeps_letters_of_all_languages():
     assert normalise("  Größe, Übung!  Don't — well-known  ") == "größe übung dont well known"
     assert normalise("¿Qué tal?  Ça va.") == "qué tal ça va"
 
 
+@pytest.mark.nomodels
 def test_wer_and_chrf_on_simple_strings():
     assert wer("And so, my fellow Americans.", "and so my fellow americans") == 0.0
     assert wer("ask not what your country", "ask not what our country") == pytest.approx(0.2)
@@ -356,6 +369,7 @@ def test_wer_and_chrf_on_simple_strings():
         wer("...", "something")
 
 
+@pytest.mark.nomodels
 def test_align_reference_ends_with_skipped_and_inserted_word():
     reference = [w("And", 0.0, 0.3), w("so", 0.3, 0.5), w("my", 0.5, 0.7),
                  w("fellow", 0.7, 1.0), w("Americans", 1.0, 1.6)]
@@ -367,6 +381,7 @@ def test_align_reference_ends_with_skipped_and_inserted_word():
     assert align_reference_ends(reference, []) == ([], 0.0)
 
 
+@pytest.mark.nomodels
 def test_reference_words_rejects_wrong_audio_format():
     with pytest.raises(AudioFormatError, match="float32"):
         reference_words(np.zeros((2, 16000), dtype=np.float32), Path("/nonexistent"))
@@ -388,7 +403,4 @@ def test_reference_words_on_real_clip_match_transcript(models_dir):
 
 
 def report_samples(log: list[dict]) -> Observations:
-    tracker, total = SloTracker(), Observations()
-    for event in log:
-        total.merge(tracker.observe(event))
-    return total
+    return observe_log(log)[0]

@@ -6,6 +6,7 @@ again once a call succeeds."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
@@ -14,11 +15,11 @@ from eval_data import clip
 from pipeline_run import run_clip
 from hive_agent.audio import read_audio
 from hive_agent.events import WordsEvent
-from hive_agent.file_source import feed_samples
-from hive_agent.http_server import BackgroundHttpServer, ServiceState
+from hive_agent.file_source import run_file
+from hive_agent.observability.http_server import BackgroundHttpServer, ServiceState
 from hive_agent.pipeline.outputs import SpeechAudio
-from hive_agent.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S, StageHealth
-from hive_agent.telemetry import STAGES, Telemetry
+from hive_agent.observability.stage_health import DOWN_AFTER_FAILURES, FAILURE_WINDOW_S, StageHealth
+from hive_agent.observability.telemetry import STAGES, Telemetry
 
 FIRST_UNIT_S = 3.5  # fw-jfk up to "And so my fellow Americans." (one unit)
 
@@ -33,6 +34,7 @@ class FakeClock:
 
 # --- the window, on a fake clock ------------------------------------------------------------
 
+@pytest.mark.nomodels
 def test_repeated_failures_within_the_window_mark_the_stage_failing():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -47,6 +49,7 @@ def test_repeated_failures_within_the_window_mark_the_stage_failing():
     assert health.failed("mt") is False  # already failing: no second transition
 
 
+@pytest.mark.nomodels
 def test_failures_spread_wider_than_the_window_do_not_mark_it_failing():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -56,6 +59,7 @@ def test_failures_spread_wider_than_the_window_do_not_mark_it_failing():
     assert not health.failing("tts")
 
 
+@pytest.mark.nomodels
 def test_a_success_between_failures_starts_the_count_over():
     clock = FakeClock()
     health = StageHealth(STAGES, clock)
@@ -69,6 +73,7 @@ def test_a_success_between_failures_starts_the_count_over():
     assert health.failing("stt")
 
 
+@pytest.mark.nomodels
 def test_a_failing_stage_stays_failing_until_a_success():
     clock = FakeClock()
     health = StageHealth(STAGES, clock, failures=2, window_s=5)
@@ -82,6 +87,7 @@ def test_a_failing_stage_stays_failing_until_a_success():
     assert not health.failing("mt")
 
 
+@pytest.mark.nomodels
 @pytest.mark.parametrize("failures, window_s, message", [
     (0, 30.0, "failures to mark a stage down must be from 1 to 100, got 0"),
     (101, 30.0, "from 1 to 100, got 101"),
@@ -93,10 +99,14 @@ def test_out_of_range_settings_are_refused_with_the_range(failures, window_s, me
         StageHealth(STAGES, FakeClock(), failures=failures, window_s=window_s)
 
 
+@pytest.mark.nomodels
 def test_telemetry_gauge_follows_load_failures_and_recovery():
     clock = FakeClock()
     t = Telemetry(clock=clock)
-    up = lambda stage: t.registry.get_sample_value("hive_stage_up", {"stage": stage})  # noqa: E731
+
+    def up(stage: str) -> float | None:
+        return t.registry.get_sample_value("hive_stage_up", {"stage": stage})
+
     assert up("mt") == 0 and t.stage_down_reason("mt") == "its model is not loaded"
     t.set_stage_up("mt", True)
     assert up("mt") == 1 and t.stage_down_reason("mt") is None
@@ -164,15 +174,10 @@ def failing_session_error(engine, seconds: float, targets=(), source: str = "en"
 
     async def go() -> BaseException:
         session = engine.new_session("failing-speaker", source, set(targets), realtime=False)
-        await feed_samples(data[: int(seconds * rate)], rate, session.push_frame)
-        session.end_input()
         try:
-            async for _ in session.outputs():
-                pass
-        except Exception as exc:  # noqa: BLE001 - the failure under test
+            await run_file(session, data[: int(seconds * rate)], rate, lambda out: None)
+        except Exception as exc:  # the failure under test
             return exc
-        finally:
-            await session.aclose()
         raise AssertionError("the session ended without the injected failure")
 
     return asyncio.run(go())
@@ -241,23 +246,13 @@ def test_one_speakers_failing_recognizer_does_not_stop_another_speaker(engine):
 
         decode = staticmethod(injected)
 
+    # alice's engine shares everything with bob's (telemetry included) but its Whisper decoder
+    failing_engine = dataclasses.replace(engine, whisper=FailingDecoder())
+
     async def speaker(name: str, fail: bool) -> list:
-        session = engine.new_session(name, "en", {"en"}, realtime=False)
-        if fail:
-            session.recognizer.decoder = FailingDecoder()
+        session = (failing_engine if fail else engine).new_session(name, "en", {"en"}, realtime=False)
         outputs = []
-
-        async def consume() -> None:
-            async for out in session.outputs():
-                outputs.append(out)
-
-        consumer = asyncio.create_task(consume())
-        await feed_samples(data, rate, session.push_frame)
-        session.end_input()
-        try:
-            await consumer
-        finally:
-            await session.aclose()
+        await run_file(session, data, rate, outputs.append)
         return outputs
 
     async def go():

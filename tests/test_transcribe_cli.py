@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from hive_agent.quality import wer
+import pytest
+
+from hive_agent.bench.quality import wer
 from eval_data import clip
 
 
@@ -28,6 +30,7 @@ def test_transcribe_writes_the_metrics_md_event_log(tmp_path):
     assert wer(row["text"], text) <= 0.10
 
 
+@pytest.mark.nomodels
 def test_transcribe_rejects_a_missing_file_clearly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "hive_agent", "transcribe", str(tmp_path / "nope.wav")],
                             capture_output=True, text=True, timeout=120)

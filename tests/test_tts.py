@@ -75,17 +75,20 @@ def assert_speech_chunks(chunks: list[np.ndarray], text: str) -> np.ndarray:
     "no punctuation at all in this rather long piece of text",
     "  Yes.   No?  Maybe!  ",
 ])
+@pytest.mark.nomodels
 def test_split_keeps_every_word_in_order_and_no_empty_piece(text):
     pieces = split_for_speech(text)
     assert " ".join(pieces).split() == text.split()
     assert all(piece.strip() == piece and piece for piece in pieces)
 
 
+@pytest.mark.nomodels
 def test_split_puts_first_clause_first_then_one_piece_per_sentence():
     assert split_for_speech("Good morning everyone, and welcome back. The meeting starts at nine. Bye!") == [
         "Good morning everyone,", "and welcome back.", "The meeting starts at nine.", "Bye!"]
 
 
+@pytest.mark.nomodels
 def test_split_keeps_short_clauses_attached():
     # "Well," alone is too short to be worth speaking on its own; so is a 2-word tail.
     assert split_for_speech("Well, I think that we should go, right now.") == [
@@ -95,6 +98,7 @@ def test_split_keeps_short_clauses_attached():
     assert split_for_speech("Hi, there. Ok") == ["Hi, there.", "Ok"]
 
 
+@pytest.mark.nomodels
 def test_split_of_blank_text_is_empty():
     assert split_for_speech("") == []
     assert split_for_speech("  \n ") == []
@@ -182,11 +186,13 @@ def copy_voice(joe: VoiceFiles, tts_dir: Path, name: str, language_code: str | N
     return model
 
 
+@pytest.mark.nomodels
 def test_resolve_voices_without_user_voices_gives_packaged_english(tmp_path, joe):
     assert resolve_voices(tmp_path) == {"en": joe}
     assert joe.sample_rate == 22_050 and joe.language == "en"
 
 
+@pytest.mark.nomodels
 def test_voice_without_its_json_is_a_model_error_naming_the_file(tmp_path):
     (tmp_path / "tts").mkdir()
     (tmp_path / "tts" / "de_DE-fake-medium.onnx").write_bytes(b"not a model")
@@ -197,6 +203,7 @@ def test_voice_without_its_json_is_a_model_error_naming_the_file(tmp_path):
     assert str(missing) in str(raised.value) and "fix:" in str(raised.value)
 
 
+@pytest.mark.nomodels
 def test_unreadable_voice_json_is_a_model_error(tmp_path):
     (tmp_path / "tts").mkdir()
     (tmp_path / "tts" / "fr_FR-fake-medium.onnx").write_bytes(b"not a model")

@@ -23,8 +23,9 @@ import psutil
 
 from ..audio import SAMPLE_RATE
 from ..events import EventLog, WordsEvent
-from ..file_source import feed_samples
+from ..file_source import Push, feed_and_drain, feed_samples
 from ..pipeline.engine import Engine
+from ..pipeline.outputs import Output
 from ..stt.recognizer import RecognizerOptions, RecognizerStats, StreamingRecognizer
 from ..stt.whisper_decoder import WhisperDecoder
 from .run import Clip, Progress, clip_audio
@@ -180,16 +181,16 @@ def stream_pieces(plan: Sequence[Placement], audio: dict[str, np.ndarray], pause
                 yield part[i:i + SAMPLE_RATE]
 
 
-async def feed_stream(pieces: Iterator[np.ndarray], push: Callable[[np.ndarray, int, int], None],
-                      heard_s: Callable[[], float], probe: MemoryProbe) -> None:
+async def feed_stream(pieces: Iterator[np.ndarray], push: Push, heard_s: Callable[[], float],
+                      probe: MemoryProbe) -> float:
     """Push the pieces in 20 ms frames, at most `AHEAD_S` ahead of what the recognizer has heard."""
     fed_s = 0.0
     for piece in pieces:
-        await feed_samples(piece, SAMPLE_RATE, push)
-        fed_s += len(piece) / SAMPLE_RATE
+        fed_s += await feed_samples(piece, SAMPLE_RATE, push)
         while fed_s - heard_s() > AHEAD_S:
             await asyncio.sleep(0.01)
         probe.at(heard_s())
+    return fed_s
 
 
 def load_clips(clips: Sequence[Clip]) -> dict[str, np.ndarray]:
@@ -209,23 +210,15 @@ async def run_recognizer(whisper: WhisperDecoder, options: RecognizerOptions, pl
     probe = MemoryProbe(lambda: {"events_kept": len(kept), "event_log_records": len(log.events),
                                  "buffer_ms": round(recognizer.buffer_seconds * 1000)}, trace, progress)
 
-    async def consume() -> None:
-        async for event in recognizer:
-            attribution.add(event)
-            if keep_events:
-                kept.append(event)
-                log.write(event)
+    def take(event: WordsEvent) -> None:
+        attribution.add(event)
+        if keep_events:
+            kept.append(event)
+            log.write(event)
 
     t0 = time.perf_counter()
-    consumer = asyncio.create_task(consume())
-    try:
-        await feed_stream(stream_pieces(plan, audio, pause_s), recognizer.push_frame,
-                          lambda: recognizer.audio_seconds, probe)
-        recognizer.end_input()
-        await consumer
-    finally:
-        consumer.cancel()
-        await recognizer.aclose()
+    await feed_and_drain(recognizer, feed_stream(stream_pieces(plan, audio, pause_s), recognizer.push_frame,
+                                                 lambda: recognizer.audio_seconds, probe), take)
     return LongRun("recognizer", recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
                    attribution.clips, probe.samples[-1].stores if probe.samples else {}, recognizer.stats,
                    probe.top_growth())
@@ -247,21 +240,13 @@ async def run_session(engine: Engine, targets: Sequence[str], plan: Sequence[Pla
     attribution = WordAttribution(plan)
     probe = MemoryProbe(lambda: session_stores(engine, session), trace, progress)
 
-    async def consume() -> None:
-        async for out in session.outputs():
-            if isinstance(out, WordsEvent):
-                attribution.add(out)
+    def take(out: Output) -> None:
+        if isinstance(out, WordsEvent):
+            attribution.add(out)
 
     t0 = time.perf_counter()
-    consumer = asyncio.create_task(consume())
-    try:
-        await feed_stream(stream_pieces(plan, audio, pause_s), session.push_frame,
-                          lambda: session.recognizer.audio_seconds, probe)
-        session.end_input()
-        await consumer
-    finally:
-        consumer.cancel()
-        await session.aclose()
+    await feed_and_drain(session, feed_stream(stream_pieces(plan, audio, pause_s), session.push_frame,
+                                              lambda: session.recognizer.audio_seconds, probe), take)
     return LongRun("session", session.recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
                    attribution.clips, session_stores(engine, session), session.recognizer.stats,
                    probe.top_growth())

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
 from ..file_source import FRAME_S
+from ..observability.slo import (CAPTION_P95_TARGET_S, END_TO_END_TARGET_S, TTFT_P95_TARGET_S, LatencyStats,
+                                 SloReport, committed_words, compute_report, format_columns)
 from ..pipeline.engine import Engine
-from ..quality import align_reference_ends, chrf, normalise, wer
-from ..slo import (CAPTION_P95_TARGET_S, END_TO_END_TARGET_S, TTFT_P95_TARGET_S, LatencyStats, Observations,
-                   SloReport, SloTracker, committed_words, compute_report)
+from ..text import normalise
+from .quality import align_reference_ends, chrf, wer
 from .run import BenchRuns, StreamRun
 
 LAG_BOUND_S = 2.0
@@ -43,9 +42,9 @@ class LatencySamples:
     end_to_end: list[float] = field(default_factory=list)
 
     @classmethod
-    def of(cls, observations: Observations) -> LatencySamples:
-        return cls(list(observations.caption_latency_s), list(observations.commit_latency_s),
-                   list(observations.ttft_s.values()), list(observations.end_to_end_s.values()))
+    def of(cls, report: SloReport) -> LatencySamples:
+        return cls(list(report.caption.samples), list(report.commit.samples),
+                   list(report.ttft.samples), list(report.end_to_end.samples))
 
     def extend(self, other: LatencySamples) -> None:
         for name in ("caption", "commit", "ttft", "end_to_end"):
@@ -70,14 +69,6 @@ class ClipScore:
         return self.run.compute_s / self.run.audio_s
 
 
-def _samples(events: Sequence[dict], ends: Sequence[float | None]) -> LatencySamples:
-    tracker = SloTracker(word_end=ends)
-    total = Observations()
-    for event in events:
-        total.merge(tracker.observe(event))
-    return LatencySamples.of(total)
-
-
 def score_clip(run: StreamRun, reference: Sequence[dict], target: str) -> ClipScore:
     """Latencies against the reference word ends, WER of the committed text, chrF of the translation."""
     words = committed_words(run.events)
@@ -89,7 +80,7 @@ def score_clip(run: StreamRun, reference: Sequence[dict], target: str) -> ClipSc
     translation = report.translated_text.get(target, "")
     translation_reference = clip.reference_translation(target)
     return ClipScore(
-        run=run, report=report, samples=_samples(run.events, ends), reference_words=len(reference),
+        run=run, report=report, samples=LatencySamples.of(report), reference_words=len(reference),
         alignment_matched_share=matched,
         wer=wer(clip.text, hypothesis) if transcript_words else None, transcript_words=transcript_words,
         chrf=chrf(translation, translation_reference) if translation_reference else None,
@@ -280,11 +271,6 @@ def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _columns(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
-
-
 def format_clip_table(scores: Sequence[ClipScore], overall: Mapping) -> str:
     """What the SLO table leaves out: quality, alignment, cost per clip."""
     rows = [["", "lang", "audio s", "WER", "chrF", "matched", "largest lag s", "shed", "RTF", "peak RSS MB"]]
@@ -298,7 +284,7 @@ def format_clip_table(scores: Sequence[ClipScore], overall: Mapping) -> str:
                  f"{_num(overall['chrf'], '.1f')} ({overall['chrf_clips']})", "",
                  _num(overall["largest_lag_s"], ".2f"), str(overall["shed_decodes"]),
                  _num(slo["rtf"], ".2f"), _num(overall["peak_rss_mb"], ".0f")])
-    return _columns(rows)
+    return format_columns(rows)
 
 
 def format_streams_table(streams: Mapping) -> str:
@@ -313,7 +299,7 @@ def format_streams_table(streams: Mapping) -> str:
     n = streams["max_bounded_streams"]
     verdict = (f"largest N with bounded lag on this machine: {n}"
                + (" (every level tested was bounded; more may fit)" if streams["all_tested_bounded"] else ""))
-    return f"{_columns(rows)}\nbounded = {BOUNDED}\n{verdict}"
+    return f"{format_columns(rows)}\nbounded = {BOUNDED}\n{verdict}"
 
 
 # ------------------------------------------------------------------ figures
@@ -323,6 +309,8 @@ _PANELS = [("caption", "caption latency", CAPTION_P95_TARGET_S), ("commit", "com
 
 def plot_latencies(samples: LatencySamples, path: Path, title: str) -> None:
     """Empirical CDFs of the pooled latencies, with the SLO p95 targets marked."""
+    from matplotlib.figure import Figure  # matplotlib takes a second to import: only for figures
+
     fig = Figure(figsize=(11, 8), layout="constrained")
     for ax, (name, label, target) in zip(fig.subplots(2, 2).flat, _PANELS):
         values = sorted(v * 1000 for v in getattr(samples, name))
@@ -350,6 +338,8 @@ def plot_streams(streams: Mapping, path: Path) -> None:
 
     def ms(stats: dict) -> float:
         return float("nan") if stats["p95_s"] is None else stats["p95_s"] * 1000
+
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     lag_ax, latency_ax = fig.subplots(1, 2)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import resource
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -23,12 +21,13 @@ import numpy as np
 from ..audio import read_audio, to_pipeline_rate
 from ..errors import SettingsError
 from ..events import EventLog
-from ..file_source import RealtimeClock, feed_samples
+from ..file_source import RealtimeClock, run_file
+from ..observability.slo import peak_rss_mb
 from ..pipeline.engine import Engine
-from ..pipeline.outputs import SpeechAudio
-from ..quality import reference_words
+from ..pipeline.outputs import Output, SpeechAudio
+from ..text import is_language_code
+from .quality import reference_words
 
-_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 MANIFEST_LANGUAGE = "manifest"  # source language: each clip's `lang` from the manifest
 Progress = Callable[[str], None]
 
@@ -58,7 +57,7 @@ class Clip:
 
     @property
     def single_language(self) -> str | None:
-        return self.lang if _LANGUAGE_CODE.match(self.lang) else None
+        return self.lang if is_language_code(self.lang) else None
 
     def session_language(self, source: str) -> str:
         """`manifest`: the clip's own language (`auto` for a clip that switches); else `source`."""
@@ -129,10 +128,6 @@ class StreamRun:
     peak_rss_mb: float  # the process's peak resident memory when the run ended
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 def clip_audio(clip: Clip) -> np.ndarray:
     """The whole clip as 16 kHz mono float32."""
     data, rate = read_audio(clip.path)
@@ -161,19 +156,11 @@ async def run_stream(engine: Engine, clip: Clip, target: str, source: str, speak
         fed_s += len(samples) / num_channels / sample_rate
         lag_trace.append((fed_s, session.lag_s))
 
-    async def consume() -> None:
-        async for out in session.outputs():
-            if not isinstance(out, SpeechAudio):  # the speech itself is not needed, its events are
-                log.write(out)
+    def keep(out: Output) -> None:
+        if not isinstance(out, SpeechAudio):  # the speech itself is not needed, its events are
+            log.write(out)
 
-    consumer = asyncio.create_task(consume())
-    try:
-        audio_s = await feed_samples(data, rate, push, clock)
-        session.end_input()
-        await consumer
-    finally:
-        consumer.cancel()
-        await session.aclose()
+    audio_s = await run_file(session, data, rate, keep, clock, push)
     return StreamRun(clip, source, log.events, audio_s, session.compute_s, session.max_lag_s,
                      session.recognizer.stats.skipped_decodes, lag_trace, peak_rss_mb())
 

@@ -16,7 +16,7 @@ from ..bench.run import MANIFEST_LANGUAGE, default_manifest, load_manifest, run_
 from ..errors import LanguageError, SettingsError
 from ..pipeline.engine import Engine
 from ..settings import load_settings
-from ..slo import format_table
+from ..observability.slo import format_table
 from ..text import parse_language
 
 

@@ -45,7 +45,7 @@ def _add_agent_name(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from ..room.worker import livekit_config
+    from ..room.access import livekit_config
 
     return livekit_config(args.url, args.api_key, args.api_secret)
 

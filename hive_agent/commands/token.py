@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..access import create_token, credentials_from_env, parse_ttl
 from ..errors import SettingsError
+from ..room.access import create_token, credentials_from_env, parse_ttl
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..captions import CaptionPrinter
-from ..stt.whisper_decoder import load_whisper
-from ..events import EventLog
 from ..audio import AudioFile, open_audio
 from ..errors import AudioFormatError
+from ..events import EventLog
 from ..file_source import RealtimeClock
+from ..observability.slo import print_run_summary
 from ..settings import load_settings
 from ..text import parse_language
-from ..slo import print_run_summary
-from ..stt.drive import recognize
-from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+from .captions import CaptionPrinter
+
+if TYPE_CHECKING:
+    from ..stt.recognizer import StreamingRecognizer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 async def transcribe(audio: AudioFile, settings, realtime: bool, events: EventLog,
                      printer: CaptionPrinter | None = None) -> tuple[StreamingRecognizer, float]:
+    # The recognizer brings livekit-agents, a second to import: only once the input is known good.
+    from ..stt.drive import recognize
+    from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
+    from ..stt.whisper_decoder import load_whisper
+
     data, rate = audio.samples, audio.rate
     clock = RealtimeClock() if realtime else None
     recognizer = StreamingRecognizer(load_whisper(settings),

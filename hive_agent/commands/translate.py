@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from ..audio import AudioFile, open_audio
-from ..captions import CaptionPrinter
+from ..audio import SPEECH_SAMPLE_RATE, AudioFile, open_audio
 from ..errors import LanguageError, SettingsError
 from ..events import EventLog, TranslationEvent, WordsEvent
-from ..file_source import RealtimeClock, feed_samples
-from ..pipeline.engine import Engine
-from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
-from ..settings import load_settings
-from ..slo import print_run_summary
+from ..file_source import RealtimeClock, run_file
 from ..mt.marian import converter_command
-from ..subtitles import cues_from_events, write_captions
+from ..observability.slo import print_run_summary
+from ..pipeline.engine import Engine
+from ..pipeline.outputs import Output, SpeechAudio
+from ..settings import load_settings
 from ..text import parse_language, whisper_languages
+from .captions import CaptionPrinter
+from .subtitles import cues_from_events, write_captions
 from .transcribe import fail_if_truncated_and_silent
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,29 +79,21 @@ async def translate_file(engine: Engine, audio: AudioFile, source: str, targets:
     printer = CaptionPrinter(label="")
     speech_start: dict[tuple[str, str], float] = {}
 
-    async def consume() -> None:
-        async for out in session.outputs():
-            if isinstance(out, SpeechAudio):
-                if timeline is not None:
-                    timeline.add(out, speech_start.pop((out.unit, out.lang), None))
-                continue
-            log.write(out)
-            if out.type == "speech" and out.event == "start":
-                speech_start[(out.unit, out.lang)] = out.wall
-            if show_captions and isinstance(out, WordsEvent):
-                printer.show(out)
-            elif show_captions and isinstance(out, TranslationEvent):
-                print(f"{out.wall:7.2f}s   -> [{out.lang}] {out.text}", flush=True)
+    def show(out: Output) -> None:
+        if isinstance(out, SpeechAudio):
+            if timeline is not None:
+                timeline.add(out, speech_start.pop((out.unit, out.lang), None))
+            return
+        log.write(out)
+        if out.type == "speech" and out.event == "start":
+            speech_start[(out.unit, out.lang)] = out.wall
+        if show_captions and isinstance(out, WordsEvent):
+            printer.show(out)
+        elif show_captions and isinstance(out, TranslationEvent):
+            print(f"{out.wall:7.2f}s   -> [{out.lang}] {out.text}", flush=True)
 
-    consumer = asyncio.create_task(consume())
-    try:
-        await feed_samples(data, rate, session.push_frame, clock)
-        session.end_input()
-        await consumer
-    finally:
-        consumer.cancel()
-        await session.aclose()
-    return session, len(data) / rate
+    audio_s = await run_file(session, data, rate, show, clock)
+    return session, audio_s
 
 
 def parse_targets(spec: str) -> list[str]:

@@ -8,7 +8,7 @@ from faster_whisper.utils import _MODELS as FASTER_WHISPER_REPOS  # faster_whisp
 from piper.download_voices import VOICE_PATTERN
 
 from ..errors import LanguageError, SettingsError
-from ..text import parse_language
+from ..text import is_language_code, parse_language_pair
 
 WHISPER_NAMES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
                  "large-v3", "large-v3-turbo")
@@ -46,13 +46,6 @@ class Spec:
         return src, tgt
 
 
-def _is_language(text: str) -> bool:
-    try:
-        return parse_language(text, known_only=False) == text.lower()
-    except LanguageError:
-        return False
-
-
 def parse_spec(text: str) -> Spec:
     """`whisper:NAME`, `mt:SRC-TGT`, `voice:LANG` or `voice:NAME`; SettingsError names what is wrong."""
     kind, _, name = text.strip().partition(":")
@@ -62,14 +55,14 @@ def parse_spec(text: str) -> Spec:
     if kind == "whisper" and name not in WHISPER_NAMES:
         raise SettingsError(f"model spec {text!r}: unknown Whisper model, use one of {', '.join(WHISPER_NAMES)}")
     if kind == "mt":
-        src, _, tgt = name.lower().partition("-")
-        if not (_is_language(src) and _is_language(tgt)) or src == tgt:
-            raise SettingsError(f"model spec {text!r}: give two different language codes, e.g. mt:en-es")
-        name = f"{src}-{tgt}"
-    if kind == "voice" and not (_is_language(name) or VOICE_PATTERN.match(name)):
+        try:
+            name = "-".join(parse_language_pair(name))
+        except LanguageError:
+            raise SettingsError(f"model spec {text!r}: give two different language codes, e.g. mt:en-es") from None
+    if kind == "voice" and not (is_language_code(name) or VOICE_PATTERN.match(name)):
         raise SettingsError(f"model spec {text!r}: give a language code (voice:es) or a Piper voice name "
                             "like voice:es_ES-davefx-medium")
-    return Spec(kind, name.lower() if kind == "voice" and _is_language(name) else name)
+    return Spec(kind, name.lower() if kind == "voice" and is_language_code(name) else name)
 
 
 def whisper_repo(name: str) -> str:

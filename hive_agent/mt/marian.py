@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -10,7 +9,8 @@ from pathlib import Path
 import ctranslate2
 import sentencepiece as spm
 
-from hive_agent.errors import ModelError, SettingsError
+from hive_agent.errors import LanguageError, ModelError, SettingsError
+from hive_agent.text import parse_language_pair
 
 EOS = "</s>"
 REQUIRED_FILES = ("model.bin", "config.json", "source.spm", "target.spm")
@@ -22,7 +22,6 @@ VOCABULARY_SETS = (
     ("source_vocabulary.txt", "target_vocabulary.txt"),
 )
 AUTO_COMPUTE_TYPES = {"cpu": "int8", "cuda": "float16"}
-_PAIR = re.compile(r"^([A-Za-z]+(?:_[A-Za-z]+)?)-([A-Za-z]+(?:_[A-Za-z]+)?)$")
 
 
 def converter_command(src: str, tgt: str, output_dir: Path) -> str:
@@ -159,10 +158,7 @@ class MarianModels:
         self.mt_dir = Path(models_dir) / "mt"
         self.overrides: dict[tuple[str, str], Path] = {}
         for key, path in (overrides or {}).items():
-            match = _PAIR.match(key)
-            if match is None:
-                raise ValueError(f"MT model override key must look like 'en-es', got {key!r}")
-            self.overrides[(match.group(1), match.group(2))] = Path(path)
+            self.overrides[parse_language_pair(key, "MT model override key")] = Path(path)
         self.device = device
         self.compute_type = compute_type
         self.intra_threads = intra_threads
@@ -177,9 +173,8 @@ class MarianModels:
         pairs = set(self.overrides)
         if self.mt_dir.is_dir():
             for child in self.mt_dir.iterdir():
-                match = _PAIR.match(child.name)
-                if match and child.is_dir():
-                    pairs.add((match.group(1), match.group(2)))
+                if child.is_dir() and (pair := _directory_pair(child.name)) is not None:
+                    pairs.add(pair)
         return sorted(pair for pair in pairs if _is_complete(self.model_dir(*pair)))
 
     def get(self, src: str, tgt: str) -> MarianTranslator:
@@ -205,3 +200,12 @@ def _is_complete(model_dir: Path) -> bool:
     except ModelError:
         return False
     return True
+
+
+def _directory_pair(name: str) -> tuple[str, str] | None:
+    """The pair a directory under mt/ holds (`en-es`); None for any other directory."""
+    try:
+        pair = parse_language_pair(name)
+    except LanguageError:
+        return None
+    return pair if name == "-".join(pair) else None

@@ -9,18 +9,22 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..devices import plan_device
 from ..mt.batching import BatchingTranslator
 from ..mt.marian import MarianModels, converter_command
-from ..performance import Performance
+from ..observability.performance import Performance
+from ..observability.telemetry import Telemetry
 from ..settings import HiveSettings
 from ..stt.schedule import DecodeSchedule
 from ..stt.whisper_decoder import WhisperDecoder, load_whisper
-from ..telemetry import Telemetry
 from ..tts.piper_synth import SpeechBank
 from ..tts.voices import resolve_voices
 from .whisper_translation import WhisperSpeechTranslator
+
+if TYPE_CHECKING:
+    from .session import SpeakerSession
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ class Engine:
         self.telemetry.shed(f"no_route_{source}_{target}")
 
     def new_session(self, speaker: str, source_language: str = "auto", targets: Iterable[str] = (),
-                    clock: Callable[[], float] | None = None, realtime: bool = True):
-        from .session import SpeakerSession
+                    clock: Callable[[], float] | None = None, realtime: bool = True) -> SpeakerSession:
+        from .session import SpeakerSession  # session.py imports this module
 
         return SpeakerSession(self, speaker, source_language, set(targets), clock, realtime)

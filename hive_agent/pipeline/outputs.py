@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..events import SpeechEvent, TranslationEvent, WordsEvent
-
-SPEECH_SAMPLE_RATE = 48_000
 
 
 @dataclass(slots=True)

@@ -5,6 +5,10 @@ is translated once into every wanted language by its route (identity, Marian, or
 speech translation into English of the unit's audio) and spoken by that language's speech lane. When the machine falls behind, the recognizer skips
 interim decodes of stale audio (counted as shed work); committed words and final units are
 never dropped.
+
+The stream's life follows livekit-agents' `RecognizeStream`: one worker task runs the stages, its
+end closes the output channel, so iterating the session ends with it or re-raises its error;
+`aclose` cancels and awaits every task.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 import numpy as np
+from livekit.agents.utils import aio
 
 from ..events import SpeechEvent, TranslationEvent, WordsEvent
 from ..file_source import RealtimeClock
-from ..slo import SloTracker
+from ..observability.slo import SloTracker
 from ..stt.recognizer import RecognizerOptions, StreamingRecognizer
 from .audio_history import AudioHistory
 from .engine import Engine, UnitTrace
@@ -28,7 +33,6 @@ from .units import Unit, UnitBuilder
 from .whisper_translation import MARGIN_S
 
 log = logging.getLogger(__name__)
-_DONE = object()
 
 
 class SpeakerSession:
@@ -39,26 +43,25 @@ class SpeakerSession:
         self.source_language = source_language
         self.realtime = realtime
         self._wall_clock = clock or RealtimeClock()
-        self._outputs: asyncio.Queue = asyncio.Queue()
+        self._outputs: aio.Chan[Output] = aio.Chan()
         self._tracker = SloTracker()
         self._units = UnitBuilder()
         self._history = AudioHistory()
         self._last_english = ""  # prompt for Whisper's translation of the next unit
         self._lanes: dict[str, SpeechLane] = {}
+        self._dropped_lanes: list[asyncio.Task] = []  # cancelled, awaited by aclose
         self._targets: set[str] = set()
         self._pushed_s = 0.0
         self.max_lag_s = 0.0
         self.mt_s = 0.0  # compute spent translating
         self._started = False
         self._traces: dict[tuple[str, str], UnitTrace] = {}  # (unit, lang) until its speech started
-        self._units_in: asyncio.Queue[tuple[Unit, float] | None] = asyncio.Queue()
+        self._units_in: aio.Chan[tuple[Unit, float]] = aio.Chan()
         self._recognizer = self._new_recognizer(language=source_language)
-        loop = asyncio.get_running_loop()
-        # Recognition and translation run side by side: captions never wait for MT.
-        self._tasks = [loop.create_task(self._follow_source(), name=f"source-{speaker}"),
-                       loop.create_task(self._translate_units(), name=f"translate-{speaker}")]
         engine.telemetry.session_started(speaker)
         self.set_targets(targets)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"session-{speaker}")
+        self._task.add_done_callback(lambda _: self._outputs.close())
 
     # ---------------------------------------------------------------- control
     def push_frame(self, samples: np.ndarray, sample_rate: int, num_channels: int = 1) -> None:
@@ -77,6 +80,7 @@ class SpeakerSession:
             lane = self._lanes.pop(lang, None)
             if lane is not None:
                 lane.task.cancel()  # nobody listens to this language any more
+                self._dropped_lanes = [t for t in self._dropped_lanes if not t.done()] + [lane.task]
         self._targets = targets
         for lang in targets - set(self._lanes):
             synth = self.engine.speech.get(lang)
@@ -93,27 +97,37 @@ class SpeakerSession:
         self._recognizer.end_input()
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for lane in self._lanes.values():
-            lane.task.cancel()
+        """Stop now: every task of the session is cancelled and awaited."""
+        await aio.cancel_and_wait(self._task, *(lane.task for lane in self._lanes.values()), *self._dropped_lanes)
+        self._dropped_lanes.clear()
         await self._recognizer.aclose()
         self.engine.telemetry.session_ended(self.speaker)
 
-    async def outputs(self) -> AsyncIterator[Output]:
-        finisher = asyncio.get_running_loop().create_task(self._finish())
-        try:
-            while (item := await self._outputs.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            finisher.cancel()
+    async def __aenter__(self) -> "SpeakerSession":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[Output]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Output]:
+        """Outputs (events and speech) until every stage is done; the session's error is raised."""
+        async for item in self._outputs:
+            yield item
+        if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+            raise self._task.exception()
 
     @property
     def lag_s(self) -> float:
         """Audio received but not yet heard by the recognizer."""
         return max(0.0, self._pushed_s - self._recognizer.audio_seconds)
+
+    @property
+    def speech_languages(self) -> set[str]:
+        """The wanted languages that have a voice: the ones this session speaks."""
+        return set(self._lanes)
 
     @property
     def recognizer(self) -> StreamingRecognizer:
@@ -144,18 +158,35 @@ class SpeakerSession:
         self.engine.telemetry.observe_stage(stage, seconds)
         self.engine.performance.record_stage(stage, seconds)
 
+    async def _run(self) -> None:
+        """Recognition and translation side by side (captions never wait for MT); when both are
+        done (input ended and drained), every lane speaks what it was given."""
+        loop = asyncio.get_running_loop()
+        stages = [loop.create_task(self._follow_source(), name=f"source-{self.speaker}"),
+                  loop.create_task(self._translate_units(), name=f"translate-{self.speaker}")]
+        try:
+            await asyncio.gather(*stages)
+            for lane in list(self._lanes.values()):
+                await lane.finish()
+        except Exception:
+            log.exception("pipeline of %s failed", self.speaker)  # the consumer decides (a room restarts it)
+            await aio.cancel_and_wait(*(lane.task for lane in self._lanes.values()))  # nothing emits after the end
+            raise
+        finally:
+            await aio.cancel_and_wait(*stages)
+
     async def _follow_source(self) -> None:
         try:
             async for event in self._recognizer:
                 await self._emit(event)
                 for unit in self._units.push(event):
-                    self._units_in.put_nowait((unit, event.wall))
+                    self._units_in.send_nowait((unit, event.wall))
         finally:
-            self._units_in.put_nowait(None)
+            self._units_in.close()
 
     async def _translate_units(self) -> None:
         """Units in the order they were committed, each into every wanted language."""
-        while (item := await self._units_in.get()) is not None:
+        async for item in self._units_in:
             await self._translate(*item)
 
     async def _translate(self, unit: Unit, wall: float) -> None:
@@ -190,7 +221,7 @@ class SpeakerSession:
     async def _publish_translation(self, unit: Unit, lang: str, text: str, wall: float, mt_s: float) -> None:
         """`wall`: when the unit's source was committed; in deterministic runs the event's time."""
         at = self._clock() if self.realtime else wall
-        await self._emit(TranslationEvent(at, unit.id, lang, text, True, unit.source_end, unit.source_lang,
+        await self._emit(TranslationEvent(at, unit.id, lang, text, unit.source_end, unit.source_lang,
                                           unit.source_start))
         trace = UnitTrace(unit.id, lang, self.speaker, text, (wall - unit.source_end) * 1000, mt_s * 1000)
         self.engine.traces.append(trace)
@@ -202,7 +233,7 @@ class SpeakerSession:
     async def _emit(self, item: Output) -> None:
         if not isinstance(item, SpeechAudio):
             self._observe(item)
-        self._outputs.put_nowait(item)
+        self._outputs.send_nowait(item)
 
     def _observe(self, event: WordsEvent | TranslationEvent | SpeechEvent) -> None:
         telemetry = self.engine.telemetry
@@ -233,16 +264,3 @@ class SpeakerSession:
         self.max_lag_s = max(self.max_lag_s, lag)
         telemetry.set_lag(self.speaker, lag)
         telemetry.set_queue_depth("tts", sum(lane.depth for lane in self._lanes.values()))
-
-    async def _finish(self) -> None:
-        """When every stage is done (input ended and drained), end the outputs."""
-        try:
-            await asyncio.gather(*self._tasks)
-            for lane in list(self._lanes.values()):
-                await lane.finish()
-            self._outputs.put_nowait(_DONE)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the consumer decides (a room restarts the pipeline)
-            log.exception("pipeline of %s failed", self.speaker)
-            self._outputs.put_nowait(exc)

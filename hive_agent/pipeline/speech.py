@@ -13,8 +13,10 @@ import asyncio
 import logging
 import time
 
-import numpy as np
 from collections.abc import Awaitable, Callable
+
+import numpy as np
+from livekit.agents.utils import aio
 
 from ..events import SpeechEvent
 from ..tts.piper_synth import PiperSynthesizer
@@ -35,7 +37,7 @@ class SpeechLane:
         self._paced = paced
         self._on_first_audio = on_first_audio
         self._on_error = on_error
-        self._queue: asyncio.Queue[tuple[str, str, float] | None] = asyncio.Queue()
+        self._queue: aio.Chan[tuple[str, str, float]] = aio.Chan()
         self._play_end = 0.0  # wall time the audio released so far finishes playing
         self.synthesis_s = 0.0  # time spent waiting for synthesized audio
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"speech-{lang}")
@@ -46,18 +48,18 @@ class SpeechLane:
 
     def say(self, unit: str, text: str, ready_wall: float) -> None:
         """Queue a unit's translated text, ready at `ready_wall` (used when not paced)."""
-        self._queue.put_nowait((unit, text, ready_wall))
+        self._queue.send_nowait((unit, text, ready_wall))
 
     async def finish(self) -> None:
         """Speak everything queued, then stop."""
-        self._queue.put_nowait(None)
+        self._queue.close()
         await self.task
 
     async def _run(self) -> None:
-        while (item := await self._queue.get()) is not None:
+        async for item in self._queue:
             try:
                 await self._speak(*item)
-            except Exception:  # noqa: BLE001 - one unit's speech is lost, not the language's
+            except Exception:  # one unit's speech is lost, not the language's
                 log.exception("speech of unit %s in %s failed", item[0], self.lang)
                 if self._on_error is not None:
                     self._on_error()

@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from livekit import rtc
+from livekit.agents.utils import aio
 
+from ..audio import SAMPLE_RATE
 from ..errors import AudioFormatError
 from ..events import TranslationEvent, WordsEvent
-from ..pipeline.outputs import SpeechAudio
+from ..pipeline.outputs import Output, SpeechAudio
 from .listeners import LANGUAGE_ATTRIBUTE, source_language, wanted_languages
 from .publish import CaptionPublisher, SpeechTrack, speech_track_name
 
@@ -40,10 +43,10 @@ if TYPE_CHECKING:
     from livekit.agents import JobContext
 
     from ..pipeline.engine import Engine
+    from ..pipeline.session import SpeakerSession
 
 log = logging.getLogger(__name__)
 
-INPUT_SAMPLE_RATE = 16_000  # the FFI resamples remote audio to what the recognizer wants
 DRAIN_TIMEOUT_S = 20.0
 MAX_BACKOFF_S = 30.0
 STREAM_END_TIMEOUT_S = 2.0
@@ -71,13 +74,12 @@ class SpeakerPipeline:
         self._captions = CaptionPublisher(room.local_participant, speaker=self.identity,
                                           track_sid=track.sid)
         self._speech: dict[str, SpeechTrack] = {}
-        self._session: Any = None
+        self._session: SpeakerSession | None = None
         self._last_consumer: asyncio.Task[None] | None = None
         self._consecutive_failures = 0
         self._retry_at = 0.0
-        self._stream: Any = None
+        self._stream: rtc.AudioStream | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._track_lock = asyncio.Lock()
         self._ended = False
         self._failed_sessions: set[int] = set()
@@ -86,11 +88,16 @@ class SpeakerPipeline:
     def __repr__(self) -> str:
         return f"SpeakerPipeline({self.identity}/{self.track_sid})"
 
+    @functools.cached_property
+    def _tasks(self) -> aio.TaskSet:
+        """Background tasks (consumers, track changes, closes); made on first use, in the loop."""
+        return aio.TaskSet(asyncio.get_running_loop())
+
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         self._stream = self._rtc.AudioStream.from_track(
-            track=self._track, sample_rate=INPUT_SAMPLE_RATE, num_channels=1)
+            track=self._track, sample_rate=SAMPLE_RATE, num_channels=1)  # the FFI resamples to what the recognizer hears
         self._reader = asyncio.create_task(self._read(), name=f"read-{self.track_sid}")
         self._spawn(self._sync_speech_tracks())
 
@@ -104,7 +111,7 @@ class SpeakerPipeline:
                 await asyncio.wait_for(self._reader, STREAM_END_TIMEOUT_S)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 pass
-            except Exception:  # noqa: BLE001 - the stream broke; what was heard still drains
+            except Exception:  # the stream broke; what was heard still drains
                 log.exception("%r: audio stream failed", self)
         self._ended = True
         self._end_session()
@@ -121,10 +128,7 @@ class SpeakerPipeline:
         session, self._session = self._session, None
         if session is not None:
             await session.aclose()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, *([self._reader] if self._reader else []),
-                             return_exceptions=True)
+        await aio.cancel_and_wait(*self._tasks.tasks, *([self._reader] if self._reader else []))
         if self._stream is not None:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
@@ -158,17 +162,14 @@ class SpeakerPipeline:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        return self._tasks.create_task(coro)
 
     async def _wait_tasks(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while tasks := self._tasks.tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _open_session(self) -> Any:
+    def _open_session(self) -> SpeakerSession | None:
         if self._ended or asyncio.get_running_loop().time() < self._retry_at:
             return None
         self._sessions_opened += 1  # a fresh name: telemetry series of a closed session stay closed
@@ -203,11 +204,11 @@ class SpeakerPipeline:
                 self._fail(session, exc)
         self._end_session()  # the stream ended: the track is gone
 
-    async def _consume(self, session: Any, previous: asyncio.Task[None] | None) -> None:
+    async def _consume(self, session: SpeakerSession, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
             await asyncio.wait({previous})
         try:
-            async for out in session.outputs():
+            async for out in session:
                 await self._handle(out)
                 self._consecutive_failures = 0
         except Exception as exc:
@@ -217,7 +218,7 @@ class SpeakerPipeline:
             if id(session) not in self._failed_sessions:  # a failed one is closed by _fail
                 await session.aclose()
 
-    async def _handle(self, out: Any) -> None:
+    async def _handle(self, out: Output) -> None:
         if isinstance(out, (WordsEvent, TranslationEvent)):
             await self._captions.publish(out)
         elif isinstance(out, SpeechAudio):
@@ -225,8 +226,8 @@ class SpeakerPipeline:
             if track is not None:
                 track.push(out)
 
-    def _fail(self, session: Any, exc: BaseException) -> None:
-        if id(session) in self._failed_sessions:  # push_frame and outputs() may both raise
+    def _fail(self, session: SpeakerSession, exc: BaseException) -> None:
+        if id(session) in self._failed_sessions:  # push_frame and the outputs may both raise
             return
         self._failed_sessions.add(id(session))
         if session is self._session:
@@ -268,7 +269,6 @@ class RoomTranslator:
         self.speakers: dict[tuple[str, str], SpeakerPipeline] = {}
         self.pipeline_failures = 0
         self._rtc = rtc_api
-        self._finishing: set[asyncio.Task[None]] = set()
         self._closing = False
         self._handlers = {
             "track_subscribed": self._on_track_subscribed,
@@ -280,6 +280,11 @@ class RoomTranslator:
             "participant_attributes_changed": self._on_attributes_changed,
             "disconnected": self._on_disconnected,
         }
+
+    @functools.cached_property
+    def _finishing(self) -> aio.TaskSet:
+        """Speakers draining after they left; made on first use, in the loop."""
+        return aio.TaskSet(asyncio.get_running_loop())
 
     def start(self) -> None:
         for event, handler in self._handlers.items():
@@ -299,16 +304,19 @@ class RoomTranslator:
         speakers = list(self.speakers.values())
         self.speakers.clear()
         if drain:
-            draining = [asyncio.create_task(s.finish()) for s in speakers] + list(self._finishing)
+            draining = [asyncio.create_task(s.finish()) for s in speakers] + list(self._finishing.tasks)
             if draining:
                 done, pending = await asyncio.wait(draining, timeout=timeout)
                 if pending:
                     log.warning("%d speaker pipelines did not drain in %.0f s; stopping them",
                                 len(pending), timeout)
-                    for task in pending:
-                        task.cancel()
-                    await asyncio.gather(*pending, return_exceptions=True)
+                    await aio.cancel_and_wait(*pending)
         await asyncio.gather(*(s.aclose() for s in speakers), return_exceptions=True)
+
+    @property
+    def draining(self) -> int:
+        """Speakers that left and are still publishing what they said (and closes under way)."""
+        return len(self._finishing.tasks)
 
     # --- listeners ----------------------------------------------------------------------
 
@@ -368,17 +376,13 @@ class RoomTranslator:
 
     def _on_disconnected(self, reason: Any = None) -> None:
         log.info("room disconnected (%s): stopping all pipelines", reason)
-        task = asyncio.create_task(self.aclose(drain=False))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._finishing.create_task(self.aclose(drain=False))
 
     def _finish(self, key: tuple[str, str]) -> None:
         speaker = self.speakers.pop(key, None)
         if speaker is None:
             return
-        task = asyncio.create_task(speaker.finish(), name=f"finish-{key[1]}")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._finishing.create_task(speaker.finish(), name=f"finish-{key[1]}")
 
     def _count_failure(self, speaker: SpeakerPipeline, exc: BaseException) -> None:
         self.pipeline_failures += 1

@@ -11,7 +11,7 @@ clients show them under the speaker.
 
 - Source captions: one segment per utterance (committed words of the utterance, then the
   uncommitted tail), closed as final at the utterance's end or when the speaker's input ends.
-- Translated captions: one segment per translation unit and language.
+- Translated captions: one final segment per translation unit and language.
 
 Translated speech: one audio track per source track and language, named
 `<speaker identity>-<source track name>-<lang>`,
@@ -31,8 +31,9 @@ from types import ModuleType
 import numpy as np
 from livekit import rtc
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..events import TranslationEvent, WordsEvent
-from ..pipeline.outputs import SPEECH_SAMPLE_RATE, SpeechAudio
+from ..pipeline.outputs import SpeechAudio
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,6 @@ class CaptionPublisher:
         self._segment_id = new_segment_id()
         self._segment_lang = ""
         self._last_text = ""
-        self._translation_segments: dict[tuple[str, str], str] = {}
 
     async def publish(self, event: WordsEvent | TranslationEvent) -> None:
         if isinstance(event, WordsEvent):
@@ -92,11 +92,8 @@ class CaptionPublisher:
             await self._send(text, self._segment_id, self._segment_lang, final=False)
 
     async def _publish_translation(self, event: TranslationEvent) -> None:
-        key = (event.unit, event.lang)
-        segment_id = self._translation_segments.setdefault(key, new_segment_id())
-        if event.final:
-            del self._translation_segments[key]
-        await self._send(event.text, segment_id, event.lang, final=event.final)
+        """A unit is translated once: its own segment, final at once."""
+        await self._send(event.text, new_segment_id(), event.lang, final=True)
 
     def _next_segment(self) -> None:
         self._words = []

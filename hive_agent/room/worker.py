@@ -1,4 +1,4 @@
-"""livekit-agents worker glue: credentials, the shared engine, the AgentServer, start/dev/connect.
+"""livekit-agents worker glue: the shared engine, the AgentServer, start/dev/connect.
 
 Jobs run as threads of this one process (`JobExecutorType.THREAD`), each on its own event loop,
 so every job shares the models that `SharedEngine` loads once, before the worker registers.
@@ -9,50 +9,26 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import signal
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import HiveError, SettingsError
+from ..errors import HiveError
 from ..settings import HiveSettings
+from .access import LiveKitConfig
 from .agent import DRAIN_TIMEOUT_S, ENGINE_KEY, entrypoint, on_session_end
 
 if TYPE_CHECKING:
     from livekit.agents import AgentServer, JobProcess
+    from livekit.agents.cli.proto import CliArgs
 
+    from ..observability.telemetry import Telemetry
     from ..pipeline.engine import Engine
-    from ..telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 SERVER_CHECK_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class LiveKitConfig:
-    url: str
-    api_key: str
-    api_secret: str = field(repr=False)
-
-
-def livekit_config(url: str | None = None, api_key: str | None = None, api_secret: str | None = None,
-                   env: Mapping[str, str] = os.environ) -> LiveKitConfig:
-    """Flags first, then LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET."""
-    values = {"LIVEKIT_URL": url or env.get("LIVEKIT_URL", ""),
-              "LIVEKIT_API_KEY": api_key or env.get("LIVEKIT_API_KEY", ""),
-              "LIVEKIT_API_SECRET": api_secret or env.get("LIVEKIT_API_SECRET", "")}
-    missing = [name for name, value in values.items() if not value.strip()]
-    if missing:
-        raise SettingsError(
-            f"missing {', '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} in the environment "
-            "or pass --url / --api-key / --api-secret (for a local `livekit-server --dev`: LIVEKIT_URL=ws://localhost:7880 "
-            "LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=secret)")
-    if not values["LIVEKIT_URL"].startswith(("ws://", "wss://", "http://", "https://")):
-        raise SettingsError(f"invalid LIVEKIT_URL {values['LIVEKIT_URL']!r}: expected ws://host:port or wss://host")
-    return LiveKitConfig(values["LIVEKIT_URL"], values["LIVEKIT_API_KEY"], values["LIVEKIT_API_SECRET"])
 
 
 async def check_server(config: LiveKitConfig, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
@@ -116,9 +92,8 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
                log_level: str = "INFO") -> None:
     """`start` / `dev`: register with the server and take jobs until SIGINT/SIGTERM (then drain)."""
     from livekit.agents.cli import proto
-    from livekit.agents.cli.cli import _run_worker  # what `python -m livekit.agents start` runs
 
-    from ..http_server import BackgroundHttpServer, ServiceState
+    from ..observability.http_server import BackgroundHttpServer, ServiceState
 
     asyncio.run(check_server(config))
     state = ServiceState()
@@ -128,17 +103,30 @@ def run_worker(config: LiveKitConfig, settings: HiveSettings, *, dev: bool, agen
         engine = SharedEngine(settings, telemetry=state.telemetry)
         state.engine = engine.load()  # before the worker registers: no job waits for a model
         server = build_server(config, engine, agent_name=agent_name)
-        _run_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
+        run_livekit_worker(server, proto.CliArgs(log_level=log_level, url=config.url, api_key=config.api_key,
                                           api_secret=config.api_secret, dev=dev,
                                           log_format="colored" if dev else "json"))
     finally:
         http.close()
 
 
+def run_livekit_worker(server: AgentServer, args: CliArgs) -> None:
+    """Run `server` as livekit-agents' `start` / `dev` does, until SIGINT/SIGTERM, then drain.
+
+    livekit-agents 1.8.9 has no public call for this: `cli.run_app` parses sys.argv itself (HIVE
+    has its own command line), and livekit-agents' own `python -m livekit.agents start` calls the
+    private `cli.cli._run_worker`, which owns the signals, logging and draining. This is the one
+    place HIVE uses it; check it when livekit-agents is upgraded."""
+    from livekit.agents.cli.cli import _run_worker
+
+    _run_worker(server, args)
+
+
 async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, identity: str) -> None:
     """Run `server` unregistered and send it one job for `room` (created if missing), as
     livekit-agents' `connect` does. Returns when the server is closed."""
     from livekit import api
+    from livekit.agents.utils import aio
 
     async def join() -> None:
         async with api.LiveKitAPI(config.url, config.api_key, config.api_secret) as lk:
@@ -146,12 +134,10 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
             info = rooms.rooms[0] if rooms.rooms else await lk.room.create_room(api.CreateRoomRequest(name=room))
         await server.simulate_job(room=room, fake_job=False, room_info=info, agent_identity=identity)
 
-    tasks: set[asyncio.Task[Any]] = set()
+    tasks = aio.TaskSet()
 
     def on_started() -> None:
-        task = asyncio.create_task(join())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        tasks.create_task(join())
 
     server.once("worker_started", on_started)
     await server.run(devmode=True, unregistered=True)
@@ -160,7 +146,7 @@ async def serve_room(server: AgentServer, config: LiveKitConfig, room: str, iden
 def run_connect(config: LiveKitConfig, settings: HiveSettings, *, room: str, identity: str) -> None:
     """`connect --room NAME`: join one room directly, without dispatch, until SIGINT/SIGTERM."""
 
-    from ..http_server import ServiceState, start_http_server, stop_http_server
+    from ..observability.http_server import ServiceState, start_http_server, stop_http_server
 
     async def main() -> None:
         await check_server(config)

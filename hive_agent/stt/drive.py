@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import numpy as np
 
 from ..events import WordsEvent
-from ..file_source import RealtimeClock, feed_samples
+from ..file_source import RealtimeClock, run_file
 from .recognizer import StreamingRecognizer
 
 
@@ -18,19 +17,12 @@ async def recognize(recognizer: StreamingRecognizer, data: np.ndarray, rate: int
     """Feed `data` ((frames, channels) or mono) in 20 ms frames, end the input, collect events."""
     events: list[WordsEvent] = []
 
-    async def consume() -> None:
-        async for event in recognizer:
-            events.append(event)
-            if on_event is not None:
-                on_event(event)
+    def keep(event: WordsEvent) -> None:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
 
-    consumer = asyncio.create_task(consume())
-    try:
-        await feed_samples(data, rate, recognizer.push_frame, clock)
-        recognizer.end_input()
-        await consumer
-    finally:
-        consumer.cancel()
+    await run_file(recognizer, data, rate, keep, clock)
     return events
 
 

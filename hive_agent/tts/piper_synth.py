@@ -18,11 +18,11 @@ import onnxruntime
 import soxr
 from piper import PiperVoice
 
+from ..audio import SPEECH_SAMPLE_RATE
 from .voices import VoiceFiles, language_code
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_OUT = 48_000  # WebRTC's native rate
 MIN_CLAUSE_WORDS = 3  # a clause shorter than this sounds clipped when spoken alone
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)")  # group 1: the gap to split at
@@ -63,7 +63,7 @@ def _to_int16(audio: np.ndarray) -> np.ndarray:
 class PiperSynthesizer:
     """One loaded Piper voice; thread-safe (each call has its own resampler)."""
 
-    sample_rate_out = SAMPLE_RATE_OUT
+    sample_rate_out = SPEECH_SAMPLE_RATE
 
     def __init__(self, voice: VoiceFiles, use_cuda: bool = False):
         if use_cuda and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():

@@ -1,4 +1,5 @@
-"""LiveKit access tokens for people joining a HIVE room (core of `python -m hive_agent token`).
+"""LiveKit credentials from the environment, and access tokens for people joining a HIVE room
+(core of `python -m hive_agent token`).
 
 A listener's `language` participant attribute tells the agent which translation to publish for
 them (the livekit-agents translation convention), so it is set in the token itself.
@@ -9,18 +10,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from livekit import api
 
-from .errors import LanguageError, SettingsError
-from .text import parse_language
+from ..errors import SettingsError
+from ..text import language_tag
 
+URL_ENV = "LIVEKIT_URL"
 KEY_ENV = "LIVEKIT_API_KEY"
 SECRET_ENV = "LIVEKIT_API_SECRET"
 
-# ISO 639 language (2-3 letters) with an optional region: `es`, `pt-BR`, `es-419`.
-_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$")
 _TTL_PART = re.compile(r"(\d{1,12})([smhd])")
 _TTL = re.compile(r"^(?:\d{1,12}[smhd])+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -28,19 +29,31 @@ MAX_TTL = timedelta(days=30)
 MAX_NAME_CHARS = 256
 
 
-def normalize_language(code: str) -> str:
-    """`PT_br` -> `pt-BR`; raises ValueError naming the bad code."""
-    match = _LANGUAGE.match(code.strip())
-    if not match:
-        raise ValueError(
-            f"invalid language code {code!r}: use a 2-3 letter code with an optional region, "
-            "such as `es`, `de` or `pt-BR`")
-    language, region = match.groups()
-    try:
-        parse_language(language)
-    except LanguageError as exc:
-        raise ValueError(f"invalid language code {code!r}: {exc}") from None
-    return language.lower() if region is None else f"{language.lower()}-{region.upper()}"
+@dataclass(frozen=True)
+class LiveKitConfig:
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)
+
+
+def livekit_config(url: str | None = None, api_key: str | None = None, api_secret: str | None = None,
+                   env: Mapping[str, str] | None = None, need_url: bool = True) -> LiveKitConfig:
+    """Flags first, then LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET (a token needs no URL)."""
+    env = os.environ if env is None else env
+    values = {URL_ENV: url or env.get(URL_ENV, ""),
+              KEY_ENV: api_key or env.get(KEY_ENV, ""),
+              SECRET_ENV: api_secret or env.get(SECRET_ENV, "")}
+    missing = [name for name, value in values.items() if not value.strip() and (need_url or name != URL_ENV)]
+    if missing:
+        raise SettingsError(
+            f"missing {', '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} in the environment"
+            f"{' or pass --url / --api-key / --api-secret' if need_url else ''} (the key/secret pair is in the "
+            "`keys:` section of livekit.yaml, made by `livekit-server generate-keys`; a local "
+            "`livekit-server --dev` is ws://localhost:7880 with key devkey and secret secret)")
+    values = {name: value.strip() for name, value in values.items()}
+    if need_url and not values[URL_ENV].startswith(("ws://", "wss://", "http://", "https://")):
+        raise SettingsError(f"invalid LIVEKIT_URL {values['LIVEKIT_URL']!r}: expected ws://host:port or wss://host")
+    return LiveKitConfig(values[URL_ENV], values[KEY_ENV], values[SECRET_ENV])
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -70,16 +83,8 @@ def check_name(value: str, what: str) -> str:
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(api key, api secret) from LIVEKIT_API_KEY / LIVEKIT_API_SECRET."""
-    env = os.environ if env is None else env
-    key = env.get(KEY_ENV, "").strip()
-    secret = env.get(SECRET_ENV, "").strip()
-    missing = [name for name, value in ((KEY_ENV, key), (SECRET_ENV, secret)) if not value]
-    if missing:
-        raise SettingsError(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: export the "
-            f"key/secret pair from the `keys:` section of livekit.yaml (create one with "
-            f"`livekit-server generate-keys`)")
-    return key, secret
+    config = livekit_config(env=env, need_url=False)
+    return config.api_key, config.api_secret
 
 
 def create_token(
@@ -119,5 +124,5 @@ def create_token(
     if name:
         token = token.with_name(name)
     if language is not None:
-        token = token.with_attributes({"language": normalize_language(language)})
+        token = token.with_attributes({"language": language_tag(language)})
     return token.to_jwt()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .events import WordsEvent
+from ..events import WordsEvent
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 

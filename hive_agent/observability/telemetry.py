@@ -227,7 +227,7 @@ class Telemetry:
     # --- load ----------------------------------------------------------------------------
 
     def shed(self, kind: str) -> None:
-        """Work skipped to keep real time, e.g. `interim_decode` or `nonfinal_translation`."""
+        """Work skipped to keep real time, e.g. `interim_decode` or `no_voice_es`."""
         if not kind:
             raise ValueError("shed kind must be a non-empty name such as 'interim_decode'")
         self._shed_work.labels(kind=kind).inc()

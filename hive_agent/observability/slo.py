@@ -10,7 +10,7 @@ The committed words form an append-only stream; a word's *position* is its index
 an event that follows `C` committed words, its newly committed words take positions
 `C, C+1, ...` and its interim tail the positions after those. The tail shown before the event
 occupied positions `C, C+1, ...` too, so the old and the new display are compared position by
-position on normalised text (`quality.normalise`: case, punctuation and timestamps ignored):
+position on normalised text (`text.normalise`: case, punctuation and timestamps ignored):
 
 - same normalised text at the same position: the same word, still shown; its caption latency
   counts from the event that first showed it (the start of its uninterrupted display);
@@ -42,12 +42,13 @@ it equals, and that word's reference end is used; a unit that maps to no word is
 from __future__ import annotations
 
 import math
+import resource
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .quality import normalise
+from ..text import normalise
 
 WordEnd = Callable[[int, dict], float | None]
 UnitKey = tuple[str, str]  # (unit, lang)
@@ -309,11 +310,12 @@ class LatencyStats:
     p95_s: float | None
     n: int
     unmatched: int = 0  # samples left out: no (reference) word end for them
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for pooling runs
 
     @classmethod
     def of(cls, samples: Iterable[float], unmatched: int = 0) -> LatencyStats:
-        values = list(samples)
-        return cls(percentile(values, 50), percentile(values, 95), len(values), unmatched)
+        values = tuple(samples)
+        return cls(percentile(values, 50), percentile(values, 95), len(values), unmatched, values)
 
     @property
     def matched_share(self) -> float | None:
@@ -388,34 +390,38 @@ def _join(parts: Iterable[str]) -> str:
 def final_texts(events: Iterable[Mapping | Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(committed source text per language, translated text per target language).
 
-    A unit's translation is its final text, or its latest one if none was final; units appear
-    in the order they were first translated.
+    Each unit is translated once per language (a repeated record keeps its first text); units
+    appear in the order they were translated.
     """
     source: dict[str, list[str]] = {}
-    units: dict[str, dict[str, tuple[str, bool]]] = {}  # lang -> unit -> (text, final)
+    units: dict[str, dict[str, str]] = {}  # lang -> unit -> text
     for event in map(_as_record, events):
         kind = event.get("type")
         if kind == "words":
             source.setdefault(_field(event, "lang"), []).extend(
                 _field(w, "text").strip() for w in _field(event, "committed"))
         elif kind == "translation":
-            texts = units.setdefault(_field(event, "lang"), {})
-            unit = _field(event, "unit")
-            if not texts.get(unit, ("", False))[1]:
-                texts[unit] = (_field(event, "text").strip(), bool(event.get("final", False)))
+            units.setdefault(_field(event, "lang"), {}).setdefault(_field(event, "unit"), _field(event, "text").strip())
     return ({lang: _join(words) for lang, words in source.items()},
-            {lang: _join(text for text, _ in texts.values()) for lang, texts in units.items()})
+            {lang: _join(texts.values()) for lang, texts in units.items()})
+
+
+def observe_log(events: Iterable[Mapping | Any],
+                word_end: WordEnd | Sequence[float | None] | None = None) -> tuple[Observations, SloTracker]:
+    """Run an `SloTracker` over a whole log: every observation, and the tracker at the end."""
+    tracker = SloTracker(word_end=word_end)
+    total = Observations()
+    for event in events:
+        total.merge(tracker.observe(event))
+    return total, tracker
 
 
 def compute_report(events: Iterable[Mapping | Any], audio_s: float | None = None,
                    compute_s: float | None = None,
                    reference_ends: WordEnd | Sequence[float | None] | None = None) -> SloReport:
-    """Run an `SloTracker` over a whole log. `reference_ends`: see `SloTracker(word_end=...)`."""
+    """The SLO figures of a whole log. `reference_ends`: see `SloTracker(word_end=...)`."""
     records = [_as_record(e) for e in events]
-    tracker = SloTracker(word_end=reference_ends)
-    total = Observations()
-    for record in records:
-        total.merge(tracker.observe(record))
+    total, tracker = observe_log(records, reference_ends)
     source_text, translated_text = final_texts(records)
     if audio_s is not None and audio_s <= 0:
         raise ValueError(f"audio_s must be positive to compute the real-time factor, got {audio_s}")
@@ -485,16 +491,22 @@ def format_table(reports: SloReport | Mapping[str, SloReport] | Sequence[tuple[s
             _latency_cell(report.end_to_end, checks["end_to_end_p95"]),
             "-" if report.rtf is None else f"{report.rtf:.2f}",
         ])
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-                     for row in table)
+    return format_columns(table)
+
+
+def format_columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart (every plain-text table of HIVE)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def print_run_summary(name: str, events: list[dict], audio_s: float, compute_s: float, extra: str) -> None:
     """The end of a --realtime run: the SLO table, then cost figures (`extra`) and peak RSS."""
-    import resource
-
     print()
     print(format_table({name: compute_report(events, audio_s=audio_s, compute_s=compute_s)}))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{extra}, peak RSS {peak_mb:.0f} MB")
+    print(f"{extra}, peak RSS {peak_rss_mb():.0f} MB")

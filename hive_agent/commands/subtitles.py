@@ -27,7 +27,7 @@ def cues_from_events(events: list[dict], lang: str, min_s: float = 1.0) -> list[
     cues: list[Cue] = []
     previous_end = 0.0
     for e in events:
-        if e["type"] == "translation" and e["lang"] == lang and e["final"] and e["text"].strip():
+        if e["type"] == "translation" and e["lang"] == lang and e["text"].strip():
             start = max(previous_end, e.get("source_start", previous_end))
             end = max(e["source_end"], start + min_s)
             cues.append(Cue(start, end, e["text"].strip()))

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .errors import SettingsError
-from .models import cuda_available
+from ..errors import SettingsError
+from ..models import cuda_available
 from .telemetry import STAGES, Telemetry
 
 if TYPE_CHECKING:
-    from .pipeline.engine import Engine
+    from ..pipeline.engine import Engine
 
 TRACE_DEFAULT_N = 20
 TRACE_MAX_N = 200  # Engine.traces keeps the last 200 units
@@ -229,7 +229,7 @@ class BackgroundHttpServer:
         self._stop = asyncio.Event()
         try:
             runner = await start_http_server(self._state, self._host, self._port)
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that called start()
+        except BaseException as exc:  # handed to the thread that called start()
             self._error = exc
             self._ready.set()
             return

@@ -1,7 +1,7 @@
 """Quality figures of metrics.md and the reference alignment that benchmarks time words against.
 
-- `normalise`: lower case, punctuation and symbols stripped, whitespace collapsed; letters of
-  every script (umlauts, accents) are kept. WER compares normalised text.
+- WER compares text normalised by `text.normalise` (lower case, punctuation and symbols stripped,
+  whitespace collapsed; letters of every script kept).
 - `wer` (jiwer) of the committed source text, `chrf` (sacrebleu, 0-100) of translated text.
 - `reference_words`: an offline faster-whisper pass over a whole file with word timestamps;
   `align_reference_ends` matches the pipeline's words to those in order, so latencies can be
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,27 +19,11 @@ import jiwer
 import numpy as np
 import sacrebleu
 
-from .errors import AudioFormatError
+from ..errors import AudioFormatError
+from ..text import normalise
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
-
-_APOSTROPHES = {"'", "\u2019", "\u02bc", "`", "\u00b4"}
-
-
-def normalise(text: str) -> str:
-    """Lower-case `text`, drop punctuation and symbols, collapse whitespace.
-
-    Apostrophes vanish ("don't" -> "dont") so contractions stay one token; every other
-    punctuation mark or symbol becomes a space ("well-known" -> "well known").
-    """
-    chars = []
-    for ch in unicodedata.normalize("NFKC", text).lower():
-        if ch in _APOSTROPHES:
-            continue
-        category = unicodedata.category(ch)
-        chars.append(" " if category[0] in "PSZC" else ch)
-    return " ".join("".join(chars).split())
 
 
 def wer(reference: str, hypothesis: str) -> float:
