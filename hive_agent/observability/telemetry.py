@@ -95,6 +95,11 @@ class Telemetry:
             "hive_stt_decode_budget_use",
             "Share of wall time spent in recognition decodes over the last 5 s (all speakers).",
             registry=r)
+        self._speech_lag = Gauge(
+            "hive_tts_speech_lag_seconds",
+            "How far translated speech starts behind its text being ready, per language "
+            "(the lane speaks faster from 0 s and skips to the newest unit past 3 s).",
+            ["lang"], registry=r)
         self._too_quiet = Counter(
             "hive_stt_too_quiet_streams",
             "Times a speaker's audio turned too quiet to recognise even after the automatic gain.",
@@ -235,6 +240,9 @@ class Telemetry:
     def set_decode_schedule(self, cadence_s: float, use: float) -> None:
         self._decode_cadence.set(cadence_s)
         self._decode_budget_use.set(use)
+
+    def set_speech_lag(self, lang: str, seconds: float) -> None:
+        self._speech_lag.labels(lang=lang).set(max(0.0, seconds))
 
     def too_quiet(self) -> None:
         """A speaker's audio turned too quiet to recognise, even after the automatic gain."""

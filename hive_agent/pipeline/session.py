@@ -90,7 +90,9 @@ class SpeakerSession:
                 continue
             self._lanes[lang] = SpeechLane(lang, synth, self._emit, self._clock, self.realtime,
                                            on_first_audio=self._first_audio,
-                                           on_error=lambda: self.engine.telemetry.stage_error("tts"))
+                                           on_error=lambda: self.engine.telemetry.stage_error("tts"),
+                                           on_lag=self.engine.telemetry.set_speech_lag,
+                                           on_skip=lambda _lang: self.engine.telemetry.shed("speech_unit"))
 
     def end_input(self) -> None:
         """The speaker is gone: finish what was heard (translated and spoken), then end outputs."""

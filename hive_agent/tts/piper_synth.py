@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import onnxruntime
 import soxr
-from piper import PiperVoice
+from piper import PiperVoice, SynthesisConfig
 
 from ..audio import SPEECH_SAMPLE_RATE
 from .voices import VoiceFiles, language_code
@@ -76,14 +76,17 @@ class PiperSynthesizer:
         providers = self._piper.session.get_providers()
         self.device = "cuda" if "CUDAExecutionProvider" in providers else "cpu"
         self.sample_rate_in = self._piper.config.sample_rate
+        self._length_scale = self._piper.config.length_scale  # the voice's own pace
 
     def _new_resampler(self) -> soxr.ResampleStream:
         return soxr.ResampleStream(self.sample_rate_in, self.sample_rate_out, 1, dtype="float32")
 
-    def _piece_audio(self, resampler: soxr.ResampleStream, piece: str,
-                     is_last: bool) -> Iterator[np.ndarray]:
-        """48 kHz int16 chunks of one piece; the last piece also flushes the resampler."""
-        for chunk in self._piper.synthesize(piece):
+    def _piece_audio(self, resampler: soxr.ResampleStream, piece: str, is_last: bool,
+                     length_scale: float = 1.0) -> Iterator[np.ndarray]:
+        """48 kHz int16 chunks of one piece; the last piece also flushes the resampler.
+        `length_scale` below 1 speaks faster than the voice's own pace."""
+        config = SynthesisConfig(length_scale=self._length_scale * length_scale)
+        for chunk in self._piper.synthesize(piece, syn_config=config):
             out = resampler.resample_chunk(chunk.audio_float_array)
             if out.size:
                 yield _to_int16(out)
@@ -99,10 +102,11 @@ class PiperSynthesizer:
         for index, piece in enumerate(pieces):
             yield from self._piece_audio(resampler, piece, index == len(pieces) - 1)
 
-    def _render(self, resampler: soxr.ResampleStream, piece: str, is_last: bool) -> list[np.ndarray]:
-        return list(self._piece_audio(resampler, piece, is_last))
+    def _render(self, resampler: soxr.ResampleStream, piece: str, is_last: bool,
+                length_scale: float) -> list[np.ndarray]:
+        return list(self._piece_audio(resampler, piece, is_last, length_scale))
 
-    async def stream(self, text: str) -> AsyncIterator[np.ndarray]:
+    async def stream(self, text: str, length_scale: float = 1.0) -> AsyncIterator[np.ndarray]:
         """Like `synthesize`, off the event loop; the next piece is synthesized while the
         consumer is still playing the current one, so pacing playback leaves no gap."""
         pieces = split_for_speech(text)
@@ -112,7 +116,8 @@ class PiperSynthesizer:
 
         def start(index: int) -> asyncio.Future[list[np.ndarray]]:
             is_last = index == len(pieces) - 1
-            return asyncio.ensure_future(asyncio.to_thread(self._render, resampler, pieces[index], is_last))
+            return asyncio.ensure_future(asyncio.to_thread(self._render, resampler, pieces[index], is_last,
+                                                           length_scale))
 
         pending = start(0)
         try:
