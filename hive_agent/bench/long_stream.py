@@ -219,6 +219,7 @@ async def run_recognizer(whisper: WhisperDecoder, options: RecognizerOptions, pl
     t0 = time.perf_counter()
     await feed_and_drain(recognizer, feed_stream(stream_pieces(plan, audio, pause_s), recognizer.push_frame,
                                                  lambda: recognizer.audio_seconds, probe), take)
+    probe.at(recognizer.audio_seconds)  # the minutes the recognizer heard after the last piece was fed
     return LongRun("recognizer", recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
                    attribution.clips, probe.samples[-1].stores if probe.samples else {}, recognizer.stats,
                    probe.top_growth())
@@ -247,6 +248,7 @@ async def run_session(engine: Engine, targets: Sequence[str], plan: Sequence[Pla
     t0 = time.perf_counter()
     await feed_and_drain(session, feed_stream(stream_pieces(plan, audio, pause_s), session.push_frame,
                                               lambda: session.recognizer.audio_seconds, probe), take)
+    probe.at(session.recognizer.audio_seconds)  # the minutes heard after the last piece was fed
     return LongRun("session", session.recognizer.audio_seconds, time.perf_counter() - t0, probe.samples,
                    attribution.clips, session_stores(engine, session), session.recognizer.stats,
                    probe.top_growth())
