@@ -162,7 +162,10 @@ def test_a_corrupted_file_is_rejected_deleted_and_fetched_again(hub, models_dir,
 
 
 @pytest.mark.nomodels
-def test_an_endpoint_that_does_not_answer_fails_fast_naming_it_and_leaves_no_files(models_dir, capsys):
+def test_an_endpoint_that_does_not_answer_fails_fast_naming_it_and_leaves_no_files(models_dir, capsys, monkeypatch):
+    from hive_agent.model_store import hub as hub_client
+
+    monkeypatch.setattr(hub_client, "API_TIMEOUT_S", 2.0)  # the mechanism, without a 10 s wait
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)

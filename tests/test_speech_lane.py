@@ -20,6 +20,7 @@ def synth() -> PiperSynthesizer:
     return PiperSynthesizer(packaged_english_voice())
 
 
+@pytest.mark.nomodels
 def test_length_scale_falls_with_lag_to_the_bound():
     assert length_scale(0.0) == 1.0 and length_scale(-1.0) == 1.0
     assert length_scale(1.0) == pytest.approx((1.0 + MIN_LENGTH_SCALE) / 2)
