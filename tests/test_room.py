@@ -26,7 +26,7 @@ from hive_agent.events import TranslationEvent, Word, WordsEvent
 from hive_agent.pipeline.outputs import SpeechAudio
 from hive_agent.room.agent import ENGINE_KEY, RoomTranslator
 from hive_agent.room.listeners import parse_language, wanted_languages
-from hive_agent.room.publish import FRAME_SAMPLES, SpeechTrack
+from hive_agent.room.publish import FRAME_SAMPLES, CaptionPublisher, SpeechTrack
 
 
 async def until(condition, timeout: float = 10.0, what: str = "condition") -> None:
@@ -556,3 +556,17 @@ async def test_job_end_hook_drains_before_the_room_is_left():
     await until(lambda: len(room.local_participant.captions()) == 1)
     await on_session_end(SimpleNamespace(proc=proc, room=room))
     assert finals(room.local_participant.captions(), "de") == ["w1"] and not translator.speakers
+
+
+@pytest.mark.nomodels
+async def test_a_segment_of_interim_words_only_is_closed_when_none_is_committed():
+    # The end-of-utterance flush may find that the words shown as interim were not heard: the
+    # segment they opened must still be closed, empty, or stock clients keep it open forever.
+    room = fl.FakeRoom()
+    publisher = CaptionPublisher(room.local_participant, speaker="jack", track_sid="TR_1")
+    await publisher.publish(WordsEvent(1.0, "en", [], [Word("Great.", 10.3, 10.4)]))
+    await publisher.publish(WordsEvent(1.4, "en", [], [], end_of_utterance=True))
+    captions = room.local_participant.captions()
+    check_segments(captions)
+    assert [c.attributes["lk.transcription_final"] for c in captions] == ["false", "true"]
+    assert finals(captions, "en") == [""]

@@ -75,8 +75,10 @@ class CaptionPublisher:
             await self._publish_translation(event)
 
     async def finish(self) -> None:
-        """Close the open source segment with what is committed (the input has ended)."""
-        if self._words:
+        """Close the open source segment with what is committed (the utterance or the input has
+        ended). A segment that showed only interim words, none of them committed, is closed
+        empty: clients then drop the words instead of keeping a segment open forever."""
+        if self._words or self._last_text:
             await self._send(" ".join(self._words), self._segment_id, self._segment_lang, final=True)
         self._next_segment()
 
