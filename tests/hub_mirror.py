@@ -4,7 +4,7 @@ It speaks the part of the hub's HTTP API that huggingface_hub uses to download: 
 file metadata (`GET /api/models/{repo}/revision/{rev}?blobs=True`) and file content
 (`GET|HEAD /{repo}/resolve/{rev}/{path}`, with ETag, X-Repo-Commit, Content-Length and Range).
 Files larger than 1 MB or with a weights suffix are listed as LFS files (sha256), the others by
-their git blob sha1, as on the hub. Tests can make it corrupt a file, pace a file slowly, and
+their git blob sha1, as on the hub. Tests can make it corrupt a file, hold a file mid-download, and
 read which requests it got.
 """
 
@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,7 +49,8 @@ class _File:
 class HubMirror:
     repos: dict[str, dict[str, _File]] = field(default_factory=dict)
     corrupt: set[str] = field(default_factory=set)       # file names served with one byte changed
-    slow: dict[str, float] = field(default_factory=dict)  # file name -> seconds per 1 MB chunk
+    stall: dict[str, int] = field(default_factory=dict)  # file name -> bytes sent before pausing
+    released: threading.Event = field(default_factory=threading.Event)  # ends every pause
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, Range
 
     def add_repo(self, repo_id: str, files: dict[str, Path]) -> None:
@@ -135,10 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not body:
             return
-        delay = self.hub.slow.get(name, 0.0)
+        stall = self.hub.stall.get(name)
         for offset in range(start, len(data), CHUNK):
+            if stall is not None and offset >= stall:
+                self.hub.released.wait(timeout=60)  # a download held mid-file, whatever the load
+                stall = None
             self.wfile.write(data[offset:offset + CHUNK])
-            time.sleep(delay)
 
     def _json(self, payload: dict) -> None:
         data = json.dumps(payload).encode()

@@ -69,7 +69,8 @@ def mirror(tmp_path_factory):
 @pytest.fixture
 def hub(mirror):
     mirror.corrupt.clear()
-    mirror.slow.clear()
+    mirror.stall.clear()
+    mirror.released.clear()
     mirror.requests.clear()
     return mirror
 
@@ -117,15 +118,18 @@ def test_download_puts_whisper_and_voices_where_the_settings_look(hub, models_di
 
 @pytest.mark.nomodels
 def test_interrupted_download_resumes_where_it_stopped(hub, models_dir, capsys):
-    hub.slow["model.bin"] = 0.1
+    hub.stall["model.bin"] = 20 << 20  # the mirror holds the download there until released
     command = [sys.executable, "-m", "hive_agent", "models", "download", "whisper:tiny", "--endpoint", hub.url]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = models_dir / ".downloads" / "whisper-tiny" / "model" / "model.bin.incomplete"
-    deadline = time.monotonic() + 60
-    while not (partial.is_file() and partial.stat().st_size > 5_000_000) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while not (partial.is_file() and partial.stat().st_size >= 5_000_000) and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
-    assert proc.wait(timeout=30) == 130
+    try:
+        assert proc.wait(timeout=30) == 130
+    finally:
+        hub.released.set()
     kept = partial.stat().st_size
     assert 0 < kept < hub.repos[WHISPER_REPO]["model.bin"].size
     assert not (models_dir / "whisper").exists()
@@ -134,7 +138,7 @@ def test_interrupted_download_resumes_where_it_stopped(hub, models_dir, capsys):
     assert models_check() == 1
     assert "INCOMPLETE: interrupted" in capsys.readouterr().out
 
-    hub.slow.clear()
+    hub.stall.clear()
     hub.requests.clear()
     assert download(hub, "whisper:tiny") == 0
     assert hub.file_requests("model.bin") == [f"bytes={kept}-"]
