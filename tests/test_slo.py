@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -382,9 +381,9 @@ def test_align_reference_ends_with_skipped_and_inserted_word():
 
 
 @pytest.mark.nomodels
-def test_reference_words_rejects_wrong_audio_format():
+def test_reference_words_rejects_wrong_audio_format(tmp_path):
     with pytest.raises(AudioFormatError, match="float32"):
-        reference_words(np.zeros((2, 16000), dtype=np.float32), Path("/nonexistent"))
+        reference_words(np.zeros((2, 16000), dtype=np.float32), tmp_path / "no-model")
 
 
 def test_reference_words_on_real_clip_match_transcript(models_dir):
