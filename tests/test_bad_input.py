@@ -304,7 +304,8 @@ def test_interrupted_translate_writes_what_it_produced(tmp_path, signum):
     captions, speech = tmp_path / "out.en.vtt", tmp_path / "out.en.wav"
     proc = subprocess.Popen([sys.executable, "-m", "hive_agent", "translate", str(GERMAN_SAMPLE), "--to", "en",
                              "--realtime", "--captions", str(captions), "--audio", str(speech)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a shell
     shown: list[str] = []
     two_translations = threading.Event()
 

@@ -120,7 +120,10 @@ def test_download_puts_whisper_and_voices_where_the_settings_look(hub, models_di
 def test_interrupted_download_resumes_where_it_stopped(hub, models_dir, capsys):
     hub.stall["model.bin"] = 20 << 20  # the mirror holds the download there until released
     command = [sys.executable, "-m", "hive_agent", "models", "download", "whisper:tiny", "--endpoint", hub.url]
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a shell delivers it: the child starts with SIGINT's default action even if this
+    # process inherited it ignored (livekit-agents ignores SIGINT around spawning its workers).
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = models_dir / ".downloads" / "whisper-tiny" / "model" / "model.bin.incomplete"
     deadline = time.monotonic() + 120
     while not (partial.is_file() and partial.stat().st_size >= 5_000_000) and time.monotonic() < deadline:
