@@ -1,7 +1,8 @@
 """Cut committed words into translation units.
 
 A unit ends at a sentence end, at clause punctuation once it has a few words, at the end of an
-utterance (the VAD heard the speaker stop), or at a maximum length. Each unit is translated and
+utterance (the VAD heard the speaker stop), or at a maximum length in words or in seconds, so
+that a long sentence is translated while it is still being said. Each unit is translated and
 spoken once, as final, and carries `source_end`: the stream time its last source word ends.
 """
 
@@ -26,6 +27,7 @@ class Unit:
 class UnitRules:
     min_clause_words: int = 4
     max_words: int = 16
+    max_s: float = 5.0  # from the first word's start to the last word's end
 
 
 class UnitBuilder:
@@ -45,6 +47,7 @@ class UnitBuilder:
             self._words.append(word)
             n = len(self._words)
             if ends_sentence(word.text) or n >= self.rules.max_words \
+                    or word.end - self._words[0].start >= self.rules.max_s \
                     or (ends_clause(word.text) and n >= self.rules.min_clause_words):
                 units += self._cut()
         if event.end_of_utterance:
