@@ -4,7 +4,7 @@ import pytest
 
 from hive_agent.events import Word
 from hive_agent.stt.agreement import LocalAgreement
-from hive_agent.stt.hypothesis import clean_hypothesis, cut_repetition, drop_instants, words_in_audio
+from hive_agent.stt.hypothesis import clean_hypothesis, clean_text, cut_repetition, drop_instants, words_in_audio
 from hive_agent.stt.whisper_decoder import DecodeResult
 
 pytestmark = pytest.mark.nomodels  # every test here runs without a model
@@ -100,3 +100,26 @@ def test_a_loop_of_new_words_still_drops_the_whole_hypothesis():
     assert clean_hypothesis(decoded(applause), 11.0, words("ask what you can do for your country"), 0.6, 2.4) == []
     drawn_out = [Word("Oh,", 0.0, 0.3), Word("n" + "o" * 80 + ".", 0.3, 2.0)]
     assert clean_hypothesis(decoded(drawn_out), 3.0, [], 0.6, 2.4) == []
+
+
+def translated(text: str, no_speech: float = 0.1, logprob: float = -0.3) -> DecodeResult:
+    return DecodeResult([], "en", no_speech_probability=no_speech, avg_logprob=logprob, text=text)
+
+
+def test_a_translation_that_loops_keeps_its_start():
+    # The demo's Whisper translation of "zu Sammensufügen": the right start, then a loop that
+    # alone compresses past 2.4 (it used to make the unit's translation empty).
+    assert clean_text(translated(" to assemble, to assemble, to assemble, to assemble, to assemble,"),
+                      0.6, 2.4) == "to assemble,"
+    assert clean_text(translated(" This is about the right to the right. This is about the right"),
+                      0.6, 2.4) == "This is about the right to the right."
+
+
+def test_a_translation_may_say_its_first_words_again():
+    sentence = " The software and the documentation: the software is free."
+    assert clean_text(translated(sentence), 0.6, 2.4) == sentence.strip()
+
+
+def test_a_translation_of_silence_or_a_drawn_out_sound_is_empty():
+    assert clean_text(translated(" Thank you.", no_speech=0.9, logprob=-1.5), 0.6, 2.4) == ""
+    assert clean_text(translated(" n" + "o" * 80), 0.6, 2.4) == ""

@@ -30,7 +30,7 @@ from .engine import Engine, UnitTrace
 from .outputs import Output, SpeechAudio
 from .speech import SpeechLane
 from .units import Unit, UnitBuilder
-from .whisper_translation import MARGIN_S
+from .whisper_translation import MARGIN_S, RecentEncodings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class SpeakerSession:
         self._units = UnitBuilder()
         self._history = AudioHistory()
         self._last_english = ""  # prompt for Whisper's translation of the next unit
+        self._encodings = RecentEncodings()  # the recognizer's, for Whisper's translation to reuse
+        self._previous_unit_end = 0.0  # stream time the unit before the one being translated ended
         self._lanes: dict[str, SpeechLane] = {}
         self._dropped_lanes: list[asyncio.Task] = []  # cancelled, awaited by aclose
         self._targets: set[str] = set()
@@ -154,6 +156,7 @@ class SpeakerSession:
             on_error=lambda: self.engine.telemetry.stage_error("stt"),
             on_audio=self._history.append,
             on_too_quiet=self.engine.telemetry.too_quiet,
+            on_encoded=self._encodings.add,
             schedule=self.engine.decode_schedule if self.realtime else None)
 
     def _stage_time(self, stage: str, seconds: float) -> None:
@@ -192,6 +195,8 @@ class SpeakerSession:
             await self._translate(*item)
 
     async def _translate(self, unit: Unit, wall: float) -> None:
+        after, self._previous_unit_end = self._previous_unit_end, unit.source_end
+
         async def one(lang: str) -> None:
             route = self.engine.route(unit.source_lang, lang)
             if route == "identity":
@@ -199,7 +204,7 @@ class SpeakerSession:
             elif route in ("marian", "whisper"):
                 t0 = time.perf_counter()
                 try:
-                    text = await self._machine_translate(unit, lang, route)
+                    text = await self._machine_translate(unit, lang, route, after)
                 except Exception:
                     self.engine.telemetry.stage_error("mt")
                     raise
@@ -212,10 +217,13 @@ class SpeakerSession:
 
         await asyncio.gather(*(one(lang) for lang in sorted(self._targets)))
 
-    async def _machine_translate(self, unit: Unit, lang: str, route: str) -> str:
+    async def _machine_translate(self, unit: Unit, lang: str, route: str, after: float) -> str:
+        """`after`: where the previous unit ended; Whisper hears only this unit's audio."""
         if route == "marian":
             return await self.engine.translator(unit.source_lang, lang).translate(unit.text)
-        audio = self._history.span(unit.source_start - MARGIN_S, unit.source_end + MARGIN_S)
+        audio = self._encodings.covering(unit.source_start, unit.source_end, after)
+        if audio is None:
+            audio = self._history.span(unit.source_start - MARGIN_S, unit.source_end + MARGIN_S)
         text = await self.engine.speech_translator.translate(audio, unit.source_lang, self._last_english)
         self._last_english = text
         return text

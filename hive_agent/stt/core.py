@@ -24,7 +24,7 @@ from .agreement import LocalAgreement
 from .gain import AutomaticGain
 from .hypothesis import clean_hypothesis
 from .vad import SpeechDetector, VadOptions
-from .whisper_decoder import DecodeResult
+from .whisper_decoder import DecodeResult, EncodedAudio
 
 log = logging.getLogger(__name__)
 LANGUAGE_SWITCH_PROBABILITY = 0.7  # a detection this sure is taken at once
@@ -46,7 +46,7 @@ class Decoder(Protocol):
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]: ...
 
     def decode(self, audio: np.ndarray, *, language: str, prompt: str, prompt_language: str | None,
-               prefix: str, pad_s: float, max_tokens_per_s: float) -> DecodeResult: ...
+               prefix: str, prefix_end_s: float, pad_s: float, max_tokens_per_s: float) -> DecodeResult: ...
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,17 @@ class RecognizerCore:
     def __init__(self, decoder: Decoder, options: RecognizerOptions, vad: SpeechDetector | None = None,
                  clock: Callable[[], float] | None = None,
                  on_audio: Callable[[np.ndarray], None] | None = None,
-                 on_too_quiet: Callable[[], None] | None = None):
+                 on_too_quiet: Callable[[], None] | None = None,
+                 on_encoded: Callable[[float, float, EncodedAudio], None] | None = None):
+        """`on_encoded(start, end, encoded)`: the encoding of each utterance's last decode, with
+        the stream times it covers, for a translation of that audio to reuse."""
         self.decoder = decoder
         self.options = options
         self.stats = RecognizerStats()
         self._clock = clock
         self._on_audio = on_audio  # sees the audio as recognised, after the gain
         self._on_too_quiet = on_too_quiet
+        self._on_encoded = on_encoded
         self._gain = AutomaticGain(SAMPLE_RATE)
         self._quiet_run_s = 0.0  # how long the audio has been too quiet, after the gain
         self._vad = vad if vad is not None else SpeechDetector(options.vad)
@@ -258,7 +262,7 @@ class RecognizerCore:
             language = self._choose_language(final)
             if language is None:
                 return
-            committed = self._agreement.update(self._hypothesis(language, speech_end))
+            committed = self._agreement.update(self._hypothesis(language, speech_end, final))
         if final:
             committed += self._heard(self._agreement.flush(), committed, speech_end)
         if committed and self._utterance_language is None:
@@ -272,8 +276,9 @@ class RecognizerCore:
                 self._last_detected = None
         self._trim()
 
-    def _hypothesis(self, language: str, speech_end: float | None) -> list[Word]:
-        """Decode the buffer (up to the speech end, if given): the new words, cleaned, in stream time."""
+    def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
+        """Decode the buffer (up to the speech end, if given): the new words, cleaned, in stream time.
+        The encoding of a final decode is handed on with the stream times it covers."""
         audio = self._buffer
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
@@ -281,8 +286,11 @@ class RecognizerCore:
             audio, language=language,
             prompt=self._prompt[-self.options.prompt_chars:] if self.options.prompt_chars else "",
             prompt_language=self._prompt_language, prefix=" ".join(w.text for w in self._in_buffer),
+            prefix_end_s=self._in_buffer[-1].end - self._buffer_start if self._in_buffer else 0.0,
             pad_s=self.options.pad_s, max_tokens_per_s=self.options.max_tokens_per_s)
         self._decoded_at = self._audio_s
+        if final and result.encoded is not None and self._on_encoded is not None:
+            self._on_encoded(self._buffer_start, self._buffer_start + len(audio) / SAMPLE_RATE, result.encoded)
         self.stats.decodes += 1
         self.stats.max_buffer_s = max(self.stats.max_buffer_s, len(audio) / SAMPLE_RATE)
         words = clean_hypothesis(result, len(audio) / SAMPLE_RATE, self._in_buffer,

@@ -40,21 +40,38 @@ def context_restart(words: list[Word], context: list[Word]) -> int | None:
     return next((i - first for i in range(first + 1, len(norm)) if _starts_over(norm, i)), None)
 
 
-def cut_repetition(words: list[Word], context: list[Word] = ()) -> list[Word]:
-    """Cut a loop in `words` (which follow `context`): a phrase of 2+ words, of any length,
-    repeated back to back, one word said three times, or the decoder starting over from the
-    buffer's beginning."""
-    norm = [normalise_word(w.text) for w in [*context, *words]]
-    first = len(context)
+def loop_start(norm: list[str], first: int = 0, restarts: bool = True) -> int | None:
+    """Where a loop begins in the normalised words `norm`, looking from index `first` on: a
+    phrase of 2+ words, of any length, repeated back to back, one word said three times, or
+    (with `restarts`) the words starting over from their first two, as a decoder restarting its
+    buffer does. None if there is none."""
     for i in range(first, len(norm)):
-        if _starts_over(norm, i):
-            return words[:i - first]
+        if restarts and _starts_over(norm, i):
+            return i
         if i >= 2 and norm[i] == norm[i - 1] == norm[i - 2]:
-            return words[:max(0, i - 1 - first)]
+            return max(first, i - 1)
         for size in range(2, min(i, len(norm) - i) + 1):
             if norm[i:i + size] == norm[i - size:i]:
-                return words[:i - first]
-    return words
+                return i
+    return None
+
+
+def cut_repetition(words: list[Word], context: list[Word] = ()) -> list[Word]:
+    """Cut a loop in `words` (which follow `context`, the committed words at the buffer's
+    beginning, so that the decoder starting over from them is a loop too)."""
+    start = loop_start([normalise_word(w.text) for w in [*context, *words]], len(context))
+    return words if start is None else words[:start - len(context)]
+
+
+def phrase_repeat(norm: list[str], min_words: int = LOOP_PHRASE_WORDS) -> int | None:
+    """Where a phrase of `min_words` words of `norm` is said a second time; None if none is."""
+    seen = set()
+    for i in range(len(norm) - min_words + 1):
+        phrase = tuple(norm[i:i + min_words])
+        if phrase in seen:
+            return i
+        seen.add(phrase)
+    return None
 
 
 def cut_recent_phrase(words: list[Word], recent: Sequence[str], min_words: int = LOOP_PHRASE_WORDS) -> list[Word]:
@@ -91,3 +108,19 @@ def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word]
     # Loops first: the audio filter would otherwise keep the start of a loop and hide the rest.
     words = cut_recent_phrase(cut_repetition(words, context), recent)
     return drop_instants(words_in_audio(words, content_s))
+
+
+def clean_text(result: DecodeResult, no_speech_threshold: float, compression_threshold: float) -> str:
+    """The text of a decode without word times (a translation), through the silence, loop and
+    compression guards. A loop is cut before the compression guard judges the rest: a
+    translation that starts right and then loops ("to assemble, to assemble, ...") keeps its
+    start instead of coming out empty. Text that says its first two words again later is no
+    loop here (there is no buffer to restart), but a phrase of LOOP_PHRASE_WORDS said again is."""
+    if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
+        return ""
+    tokens = result.text.split()
+    norm = [normalise_word(t) for t in tokens]
+    starts = [loop_start(norm, restarts=False), phrase_repeat(norm)]
+    start = min((i for i in starts if i is not None), default=len(tokens))
+    text = " ".join(tokens[:start])
+    return "" if text and compression_ratio(text) > compression_threshold else text

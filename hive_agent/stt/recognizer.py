@@ -23,7 +23,7 @@ from ..audio import SAMPLE_RATE, AudioConverter
 from ..events import WordsEvent
 from .core import RecognizerCore, RecognizerOptions, RecognizerStats
 from .schedule import DecodeSchedule
-from .whisper_decoder import WhisperDecoder
+from .whisper_decoder import EncodedAudio, WhisperDecoder
 
 __all__ = ["RecognizerOptions", "RecognizerStats", "StreamingRecognizer"]
 
@@ -38,14 +38,17 @@ class StreamingRecognizer:
                  on_error: Callable[[], None] | None = None,
                  on_audio: Callable[[np.ndarray], None] | None = None,
                  on_too_quiet: Callable[[], None] | None = None,
+                 on_encoded: Callable[[float, float, EncodedAudio], None] | None = None,
                  schedule: DecodeSchedule | None = None):
         """`schedule`: the process's shared decode schedule; a real-time stream without one
-        gets its own. Deterministic streams (catch_up=False) decode every chunk_s."""
+        gets its own. Deterministic streams (catch_up=False) decode every chunk_s. `on_encoded`:
+        see `RecognizerCore` (called from the decode thread)."""
         self.options = options
         if schedule is None and options.catch_up:
             schedule = DecodeSchedule(options.chunk_s, options.decode_budget)
         self._schedule = schedule
-        self._core = RecognizerCore(decoder, options, clock=clock, on_audio=on_audio, on_too_quiet=on_too_quiet)
+        self._core = RecognizerCore(decoder, options, clock=clock, on_audio=on_audio, on_too_quiet=on_too_quiet,
+                                    on_encoded=on_encoded)
         self._on_decode = on_decode
         self._on_shed = on_shed
         self._on_error = on_error

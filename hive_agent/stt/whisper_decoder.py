@@ -35,6 +35,15 @@ MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EncodedAudio:
+    """Whisper's encoder output for some audio. Every decode of the same audio can reuse it: the
+    recognizer's last decode of an utterance also serves Whisper's translation of it."""
+    output: object  # a ctranslate2.StorageView
+    content_frames: int  # encoder frames that hold audio, not padding
+    seconds: float  # the audio's length, without the padding
+
+
 @dataclass
 class DecodeResult:
     words: list[Word]  # the newly decoded words after the forced prefix, buffer-relative times
@@ -42,6 +51,7 @@ class DecodeResult:
     no_speech_probability: float
     avg_logprob: float
     text: str
+    encoded: EncodedAudio | None = None  # what was decoded, for another decode of the same audio
 
 
 def compression_ratio(text: str) -> float:
@@ -93,16 +103,22 @@ class WhisperDecoder:
         token, probability = self.model.model.detect_language(encoded)[0][0]
         return token[2:-2], probability
 
-    def decode(self, audio: np.ndarray, *, language: str, task: str = "transcribe",
-               prompt: str = "", prompt_language: str | None = None, prefix: str = "", pad_s: float = 1.0,
-               max_tokens_per_s: float = 6.0) -> DecodeResult:
-        """Decode `audio` (16 kHz mono float32) in `language`. `prefix` is forced as the start of
-        the text; only the words after it are returned. The prompt is used only when it is in the
-        language decoded (a prompt in another language pulls Whisper into translating)."""
+    def encode(self, audio: np.ndarray, pad_s: float = 1.0) -> EncodedAudio:
         features = self.model.feature_extractor(_padded(audio, pad_s))
         content_frames = min(features.shape[-1], len(audio) // self.model.feature_extractor.hop_length)
-        encoded = self.model.encode(features)
+        return EncodedAudio(self.model.encode(features), content_frames, len(audio) / SAMPLE_RATE)
 
+    def decode(self, audio: np.ndarray | EncodedAudio, *, language: str, task: str = "transcribe",
+               prompt: str = "", prompt_language: str | None = None, prefix: str = "", prefix_end_s: float = 0.0,
+               pad_s: float = 1.0, max_tokens_per_s: float = 6.0, word_times: bool = True) -> DecodeResult:
+        """Decode `audio` (16 kHz mono float32, or its encoding) in `language`. `prefix` is forced as the start of
+        the text; only the words after it are returned. The prompt is used only when it is in the
+        language decoded (a prompt in another language pulls Whisper into translating).
+
+        The token budget covers only the audio after `prefix_end_s` (where the prefix's words
+        end): a decoder that has said what it heard and goes on is looping, and on the demo the
+        budget over the whole buffer let loops take most of the generation time."""
+        encoded = audio if isinstance(audio, EncodedAudio) else self.encode(audio, pad_s)
         if not self.multilingual:
             language = "en"
         tok = self.tokenizer(language, task)
@@ -112,22 +128,22 @@ class WhisperDecoder:
         prefix_tokens = tok.encode(" " + prefix.strip()) if prefix.strip() else []
         sequence = ([tok.sot_prev] + prompt_tokens if prompt_tokens else []) + list(tok.sot_sequence) \
             + [tok.no_timestamps] + prefix_tokens
-        budget = int(max_tokens_per_s * len(audio) / SAMPLE_RATE) + 10
+        budget = int(max_tokens_per_s * max(0.0, encoded.seconds - prefix_end_s)) + 10
         result = self.model.model.generate(
-            encoded, [sequence], beam_size=1, max_length=min(448, len(sequence) + budget),
+            encoded.output, [sequence], beam_size=1, max_length=min(448, len(sequence) + budget),
             return_scores=True, return_no_speech_prob=True,
             suppress_blank=not prefix_tokens,
             suppress_tokens=list(get_suppressed_tokens(tok, [-1])))[0]
         # The result repeats the forced prefix; keep what the model added after it.
         new_tokens = [t for t in result.sequences_ids[0][len(prefix_tokens):] if t < tok.eot]
         avg_logprob = result.scores[0] if result.scores else 0.0
-        words = self._align(tok, prefix_tokens, new_tokens, encoded, content_frames) if new_tokens else []
-        return DecodeResult(words, language, result.no_speech_prob, avg_logprob, tok.decode(new_tokens))
+        words = self._align(tok, prefix_tokens, new_tokens, encoded) if new_tokens and word_times else []
+        return DecodeResult(words, language, result.no_speech_prob, avg_logprob, tok.decode(new_tokens), encoded)
 
     def _align(self, tok: Tokenizer, prefix_tokens: list[int], new_tokens: list[int],
-               encoded, content_frames: int) -> list[Word]:
-        alignment = self.model.find_alignment(tok, [prefix_tokens + new_tokens], encoded,
-                                              max(content_frames, 1))[0]
+               encoded: EncodedAudio) -> list[Word]:
+        alignment = self.model.find_alignment(tok, [prefix_tokens + new_tokens], encoded.output,
+                                              max(encoded.content_frames, 1))[0]
         # Mark where the forced prefix ends, by token count, before punctuation merging moves tokens.
         consumed = 0
         for item in alignment:
