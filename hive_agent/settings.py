@@ -49,7 +49,8 @@ class HiveSettings(BaseSettings):
     interim_min_probability: float = Field(0.6, ge=0.0, le=1.0, description="Interim words below this confidence are not shown")
     interim_guard_s: float = Field(0.0, ge=0.0, le=2.0, description="Interim words ending this close to the newest audio are not shown")
     prompt_chars: int = Field(200, ge=0, le=1000, description="Committed text (characters) given to Whisper as prompt")
-    trim_s: float = Field(6.0, gt=1.0, le=30.0, description="Trim the buffer at a committed sentence end past this length")
+    trim_s: float = Field(3.0, gt=1.0, le=30.0,
+                          description="Trim the buffer at a committed sentence or clause end past this length")
     max_buffer_s: float = Field(12.0, gt=2.0, le=30.0, description="Trim at any committed word past this length")
     max_tokens_per_s: float = Field(6.0, gt=1.0, le=30.0, description="Cap on generated tokens per buffer second (loop guard)")
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Whisper no-speech probability that drops a decode")

@@ -19,7 +19,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE
 from ..events import Word, WordsEvent
 from ..settings import HiveSettings
-from ..text import ends_sentence, normalise_word
+from ..text import ends_clause, ends_sentence, normalise_word
 from .agreement import LocalAgreement
 from .gain import AutomaticGain
 from .hypothesis import clean_hypothesis
@@ -58,7 +58,7 @@ class RecognizerOptions:
     interim_min_probability: float = 0.6
     interim_guard_s: float = 0.0
     prompt_chars: int = 200
-    trim_s: float = 6.0
+    trim_s: float = 3.0
     max_buffer_s: float = 12.0
     max_tokens_per_s: float = 6.0
     no_speech_threshold: float = 0.6
@@ -274,7 +274,7 @@ class RecognizerCore:
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
                 self._last_detected = None
-        self._trim()
+        self._trim(final)
 
     def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
         """Decode the buffer (up to the speech end, if given): the new words, cleaned, in stream time.
@@ -363,24 +363,29 @@ class RecognizerCore:
         lang = self._utterance_language or self._context_language or language
         self._events.append(WordsEvent(self._now(), lang, committed, shown, end_of_utterance))
 
-    def _trim(self) -> None:
-        """Bound the buffer: cut at a committed sentence end past trim_s, at any committed word
-        past max_buffer_s. Audio before the cut leaves; its words become the prompt."""
+    def _trim(self, final: bool) -> None:
+        """Bound the buffer, so that decodes stay short: cut at the last committed sentence end
+        when an utterance ends, at a committed sentence or clause end past trim_s, at any
+        committed word past max_buffer_s. Audio before the cut leaves; its words become the
+        prompt."""
         length = len(self._buffer) / SAMPLE_RATE
-        if length <= self.options.trim_s:
+        if length <= self.options.trim_s and not final:
             return
         cut = None
         for w in self._in_buffer:
-            if ends_sentence(w.text) or length > self.options.max_buffer_s:
+            if ends_sentence(w.text) or (length > self.options.trim_s and ends_clause(w.text)) \
+                    or length > self.options.max_buffer_s:
                 cut = w.end
         if cut is not None:
             self._cut_at(cut)
         if len(self._buffer) / SAMPLE_RATE > self.options.max_buffer_s:
-            # Nothing committed for too long (noise, a loop): commit what is there, start over.
+            # Nothing committed for too long (noise, a loop, no agreement): commit what was heard
+            # and cut after it, so the rest is decoded again; with nothing heard, start over.
             committed = self._heard(self._agreement.flush(), [], None)
             self._commit(committed, self._utterance_language or "")
             self._emit(committed, self._utterance_language or "", end_of_utterance=False)
-            self._cut_at(self._buffer_start + len(self._buffer) / SAMPLE_RATE - self.options.vad_pad_s)
+            end = self._buffer_start + len(self._buffer) / SAMPLE_RATE
+            self._cut_at(committed[-1].end if committed else end - self.options.vad_pad_s)
 
     def _cut_at(self, stream_time: float) -> None:
         drop = int(max(0.0, stream_time - self._buffer_start) * SAMPLE_RATE)
