@@ -76,12 +76,19 @@ async def feed_and_drain(stream: AudioStream[T], feed: Awaitable[float], on_outp
 
     async with stream:
         consumer = asyncio.create_task(consume())
+        feeder = asyncio.ensure_future(feed)
         try:
-            fed_s = await feed
+            # A stream that fails while it is fed ends the run with its error at once (a feeder
+            # pacing itself by what the stream has heard would otherwise wait forever).
+            await asyncio.wait({consumer, feeder}, return_when=asyncio.FIRST_COMPLETED)
+            if not feeder.done():
+                await consumer
+                raise RuntimeError("the stream ended before its input did")
+            fed_s = feeder.result()
             stream.end_input()
             await consumer
         finally:
-            await aio.cancel_and_wait(consumer)
+            await aio.cancel_and_wait(consumer, feeder)
     return fed_s
 
 

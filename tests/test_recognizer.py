@@ -11,6 +11,7 @@ import soxr
 
 from hive_agent.audio import read_audio
 from hive_agent.errors import AudioFormatError
+from hive_agent.file_source import feed_and_drain
 from hive_agent.bench.quality import wer
 from hive_agent.stt.drive import committed_text, recognize
 from hive_agent.stt.recognizer import RecognizerOptions, StreamingRecognizer
@@ -201,3 +202,22 @@ def test_a_failing_decode_ends_iteration_with_its_error(jfk):
     with pytest.raises(RuntimeError, match="decoder on fire"):
         asyncio.run(recognize(recognizer, data[: 3 * rate], rate))
     assert errors == [1]
+
+
+def test_a_stream_that_fails_while_fed_ends_the_feed_with_its_error(jfk):
+    # A feeder that paces itself by what the recognizer has heard, as bench-long's does, must
+    # not wait forever for a recognizer that has failed.
+    data, rate, _ = jfk
+    recognizer = StreamingRecognizer(FailingDecoder(), RecognizerOptions(catch_up=False))
+
+    async def paced_feed() -> float:
+        fed_s = 0.0
+        for offset in range(0, len(data), 320):
+            recognizer.push_frame(data[offset:offset + 320], rate)
+            fed_s += 320 / rate
+            while fed_s - recognizer.audio_seconds > 1.0:
+                await asyncio.sleep(0.01)
+        return fed_s
+
+    with pytest.raises(RuntimeError, match="decoder on fire"):
+        asyncio.run(asyncio.wait_for(feed_and_drain(recognizer, paced_feed(), lambda event: None), 60))

@@ -31,6 +31,7 @@ LANGUAGE_SWITCH_PROBABILITY = 0.7  # a detection this sure is taken at once
 LANGUAGE_LIKELY_PROBABILITY = 0.5  # ... this likely, when repeated or heard over a second
 LANGUAGE_SWITCH_MIN_S = 1.0  # a language other than the speaker's last is judged on this much audio
 END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
+MIN_DECODE_S = 0.1  # less audio holds no word (and Whisper's word alignment fails on it)
 OVERLAP_S = 0.02  # a word ending this little after the last commit lies in committed audio
 REPEAT_GAP_S = 0.1  # the last committed word said again this soon after it is a decoder echo
 RECENT_WORDS = 40  # committed words a new hypothesis must not loop back into
@@ -282,6 +283,8 @@ class RecognizerCore:
         audio = self._buffer
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
+        if len(audio) < MIN_DECODE_S * SAMPLE_RATE:
+            return []  # the buffer was cut after the utterance's last committed word
         result = self.decoder.decode(
             audio, language=language,
             prompt=self._prompt[-self.options.prompt_chars:] if self.options.prompt_chars else "",
@@ -297,6 +300,7 @@ class RecognizerCore:
                                  self.options.no_speech_threshold, self.options.compression_ratio_threshold,
                                  recent=self._recent)
         return self._after_committed([self._to_stream_time(w) for w in words])
+
     def _heard(self, flushed: list[Word], agreed: list[Word], speech_end: float | None) -> list[Word]:
         """The flushed words up to the first that may not have been heard: one that starts after
         the speech ended, has no speech under it by the VAD, is unlikely, or is a short word
