@@ -189,6 +189,19 @@ def test_trimming_at_a_sentence_end_moves_the_words_into_the_prompt():
     assert core.buffer_seconds < 2.0
 
 
+def test_a_trim_at_a_clause_end_off_the_sample_grid_moves_that_word_into_the_prompt():
+    # The cut rounds down to a whole sample, a little before the word's end; the word must leave
+    # the buffer all the same. (It stayed as a forced prefix with no audio under it, and Whisper
+    # looped on it: "not. Like your. Like your." on fw-jfk.)
+    said = spoken("one two three four five, six seven eight nine", step=0.45033)
+    # Decodes every 0.4 s; the 8th (3.2 s of buffer, past trim_s 3) cuts after "five,".
+    decoder = ScriptedDecoder([heard(said)] * 8 + [[]] * 10)
+    stream(core_for(decoder, [(0.0, 9.0)], trim_s=3.0), 4.4, end_input=False)
+    after_cut = [c for c in decoder.calls if c["prompt"].endswith("five,")]
+    assert after_cut, "no trim at the clause end"
+    assert all(c["prefix"].split()[:1] == ["six"] for c in after_cut), [c["prefix"] for c in after_cut]
+
+
 def test_silence_gets_no_decode():
     decoder = ScriptedDecoder([])
     assert stream(core_for(decoder, []), 3.0) == [] and decoder.calls == []
