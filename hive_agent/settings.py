@@ -47,7 +47,8 @@ class HiveSettings(BaseSettings):
     pad_s: float = Field(1.0, ge=0.0, le=30.0, description="Silence appended to the live buffer before encoding")
     interim_words: int = Field(2, ge=0, le=100, description="Most words of the uncommitted tail shown as interim captions")
     interim_min_probability: float = Field(0.6, ge=0.0, le=1.0, description="Interim words below this confidence are not shown")
-    interim_guard_s: float = Field(0.0, ge=0.0, le=2.0, description="Interim words ending this close to the newest audio are not shown")
+    interim_guard_s: float = Field(0.3, ge=0.0, le=2.0,
+                                   description="Interim words ending this close to the newest audio are not shown")
     prompt_chars: int = Field(200, ge=0, le=1000, description="Committed text (characters) given to Whisper as prompt")
     trim_s: float = Field(3.0, gt=1.0, le=30.0,
                           description="Trim the buffer at a committed sentence or clause end past this length")

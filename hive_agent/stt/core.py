@@ -57,7 +57,7 @@ class RecognizerOptions:
     pad_s: float = 1.0
     interim_words: int = 2
     interim_min_probability: float = 0.6
-    interim_guard_s: float = 0.0
+    interim_guard_s: float = 0.3  # a word at the very end of the audio is often cut short
     prompt_chars: int = 200
     trim_s: float = 3.0
     max_buffer_s: float = 12.0
