@@ -49,7 +49,8 @@ class WhisperSpeechTranslator:
         self.compression_threshold = compression_threshold
         self.max_tokens_per_s = max_tokens_per_s
 
-    async def translate(self, audio: np.ndarray | EncodedAudio, source_lang: str, previous_english: str = "") -> str:
+    async def translate(self, audio: np.ndarray | EncodedAudio, source_lang: str,
+                        previous_english: str = "") -> str:
         """The English of `audio` (16 kHz mono float32, or its encoding)."""
         text = await asyncio.to_thread(self._decode, audio, source_lang, previous_english)
         if not text and previous_english:

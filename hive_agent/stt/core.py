@@ -397,7 +397,8 @@ class RecognizerCore:
             return
         self._buffer = self._buffer[drop:]
         self._buffer_start += drop / SAMPLE_RATE
-        gone = [w for w in self._in_buffer if w.end <= self._buffer_start + 1 / SAMPLE_RATE]  # a cut rounds down
+        # The cut rounds down to a whole sample: a word ending within one sample of it has gone.
+        gone = [w for w in self._in_buffer if w.end <= self._buffer_start + 1 / SAMPLE_RATE]
         self._in_buffer = self._in_buffer[len(gone):]
         self._move_to_prompt(gone)
 

@@ -109,11 +109,13 @@ class WhisperDecoder:
         return EncodedAudio(self.model.encode(features), content_frames, len(audio) / SAMPLE_RATE)
 
     def decode(self, audio: np.ndarray | EncodedAudio, *, language: str, task: str = "transcribe",
-               prompt: str = "", prompt_language: str | None = None, prefix: str = "", prefix_end_s: float = 0.0,
-               pad_s: float = 1.0, max_tokens_per_s: float = 6.0, word_times: bool = True) -> DecodeResult:
-        """Decode `audio` (16 kHz mono float32, or its encoding) in `language`. `prefix` is forced as the start of
-        the text; only the words after it are returned. The prompt is used only when it is in the
-        language decoded (a prompt in another language pulls Whisper into translating).
+               prompt: str = "", prompt_language: str | None = None, prefix: str = "",
+               prefix_end_s: float = 0.0, pad_s: float = 1.0, max_tokens_per_s: float = 6.0,
+               word_times: bool = True) -> DecodeResult:
+        """Decode `audio` (16 kHz mono float32, or its encoding) in `language`. `prefix` is forced
+        as the start of the text; only the words after it are returned. The prompt is used only
+        when it is in the language decoded (a prompt in another language pulls Whisper into
+        translating).
 
         The token budget covers only the audio after `prefix_end_s` (where the prefix's words
         end): a decoder that has said what it heard and goes on is looping, and on the demo the
@@ -137,8 +139,9 @@ class WhisperDecoder:
         # The result repeats the forced prefix; keep what the model added after it.
         new_tokens = [t for t in result.sequences_ids[0][len(prefix_tokens):] if t < tok.eot]
         avg_logprob = result.scores[0] if result.scores else 0.0
-        words = self._align(tok, prefix_tokens, new_tokens, encoded) if new_tokens and word_times else []
-        return DecodeResult(words, language, result.no_speech_prob, avg_logprob, tok.decode(new_tokens), encoded)
+        words = self._align(tok, prefix_tokens, new_tokens, encoded) if word_times and new_tokens else []
+        return DecodeResult(words, language, result.no_speech_prob, avg_logprob, tok.decode(new_tokens),
+                            encoded)
 
     def _align(self, tok: Tokenizer, prefix_tokens: list[int], new_tokens: list[int],
                encoded: EncodedAudio) -> list[Word]:
