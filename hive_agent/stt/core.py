@@ -284,7 +284,7 @@ class RecognizerCore:
         if speech_end is not None:
             audio = audio[:int(max(0.0, speech_end + END_MARGIN_S - self._buffer_start) * SAMPLE_RATE)]
         if len(audio) < MIN_DECODE_S * SAMPLE_RATE:
-            return []  # the buffer was cut after the utterance's last committed word
+            return []  # a trim left only a sliver before the speech end
         result = self.decoder.decode(
             audio, language=language,
             prompt=self._prompt[-self.options.prompt_chars:] if self.options.prompt_chars else "",
