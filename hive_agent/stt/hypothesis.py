@@ -87,12 +87,17 @@ def cut_recent_phrase(words: list[Word], recent: Sequence[str], min_words: int =
     return words
 
 
+def heard_silence(result: DecodeResult, no_speech_threshold: float) -> bool:
+    """Whisper's own test for "this window is silence": likely no speech, and unsure text."""
+    return result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE
+
+
 def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word],
                      no_speech_threshold: float, compression_threshold: float,
                      recent: Sequence[str] = ()) -> list[Word]:
     """The words of `result` worth agreeing on. `context`: the committed words in the buffer,
     which the decoder was given as its prefix; `recent`: the normalised recent committed text."""
-    if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
+    if heard_silence(result, no_speech_threshold):
         return []
     words, text = result.words, result.text
     restart = context_restart(words, context)
@@ -116,7 +121,7 @@ def clean_text(result: DecodeResult, no_speech_threshold: float, compression_thr
     translation that starts right and then loops ("to assemble, to assemble, ...") keeps its
     start instead of coming out empty. Text that says its first two words again later is no
     loop here (there is no buffer to restart), but a phrase of LOOP_PHRASE_WORDS said again is."""
-    if result.no_speech_probability > no_speech_threshold and result.avg_logprob < LOGPROB_SILENCE:
+    if heard_silence(result, no_speech_threshold):
         return ""
     tokens = result.text.split()
     norm = [normalise_word(t) for t in tokens]
