@@ -34,7 +34,9 @@ class RecentEncodings:
     def covering(self, start: float, end: float, after: float) -> EncodedAudio | None:
         """An encoding of the words from `start` to `end` and of no word before `after` (where
         the previous unit ended) or far past `end`."""
-        for span_start, span_end, encoded in reversed(self._spans):
+        # `add` runs in the recognizer's decode thread: iterate a snapshot (list() copies the
+        # deque in one step under the GIL), not the deque it may append to meanwhile.
+        for span_start, span_end, encoded in reversed(list(self._spans)):
             if max(after, start - MAX_LEAD_S) - TIME_SLACK_S <= span_start <= start + TIME_SLACK_S \
                     and end - TIME_SLACK_S <= span_end <= end + MAX_TAIL_S:
                 return encoded
