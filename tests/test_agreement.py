@@ -79,6 +79,9 @@ def test_words_in_padding_and_instant_tail_are_dropped():
     assert texts(words_in_audio(ws, content_end=1.0)) == ["real"]
     ws = [Word("real", 0.0, 0.5), Word("ghost", 0.5, 0.5), Word("ghost", 0.5, 0.5)]
     assert texts(drop_instants(ws)) == ["real"]
+    # A short word squeezed into no time between heard words stays, or the text would skip it.
+    ws = [Word("of", 2.02, 2.02), Word("the", 2.02, 2.2), Word("ghost", 2.5, 2.5)]
+    assert texts(drop_instants(ws)) == ["of", "the"]
 
 
 def decoded(ws: list[Word]) -> DecodeResult:

@@ -20,9 +20,15 @@ def words_in_audio(words: list[Word], content_end: float, margin: float = 0.1) -
 
 
 def drop_instants(words: list[Word], min_duration: float = 0.02) -> list[Word]:
-    """Words the alignment squeezes into no time were not heard, only predicted (at the end of
-    the audio, and inside a loop: "Great.[10.62-10.62] Great.[10.62-10.62]" on fw-jfk)."""
-    return [w for w in words if w.end - w.start >= min_duration]
+    """Words the alignment squeezes into no time at the end of a hypothesis were not heard, only
+    predicted (at the end of the audio, and in a loop there: "Great.[10.62-10.62]
+    Great.[10.62-10.62]" on fw-jfk). An instant followed by heard words stays: the alignment
+    squeezes short words ("of" after "Apostle." on pv-en), and taking one out of the middle
+    would make the committed text, the next decode's prefix, skip a word the audio has."""
+    end = len(words)
+    while end and words[end - 1].end - words[end - 1].start < min_duration:
+        end -= 1
+    return words[:end]
 
 
 def _starts_over(norm: list[str], i: int) -> bool:
