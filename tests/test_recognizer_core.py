@@ -178,15 +178,25 @@ def test_a_different_language_waits_for_a_second_of_speech_then_switches():
 
 
 def test_trimming_at_a_sentence_end_moves_the_words_into_the_prompt():
-    said = spoken("one two three four five six seven eight nine ten eleven twelve thirteen fourteen.",
-                  step=0.45)
-    # 16 decodes to "fourteen." and the cut; after it the buffer starts at 6.3 s: nothing new.
-    decoder = ScriptedDecoder([heard(said)] * 16 + [[]] * 10)
+    said = spoken("one two three four five six seven eight nine ten eleven twelve thirteen fourteen. "
+                  "fifteen", step=0.45)
+    # 18 decodes to "fifteen", which confirms the stop before it, and the cut after "fourteen.".
+    decoder = ScriptedDecoder([heard(said)] * 18 + [[]] * 10)
     core = core_for(decoder, [(0.0, 9.0)], trim_s=6.0)
-    events = stream(core, 7.6, end_input=False)
-    assert committed(events)[-1] == "fourteen."
-    assert decoder.calls[-1]["prompt"].endswith("fourteen.") and decoder.calls[-1]["prefix"] == ""
-    assert core.buffer_seconds < 2.0
+    events = stream(core, 8.4, end_input=False)
+    assert committed(events)[-2:] == ["fourteen.", "fifteen"]
+    assert decoder.calls[-1]["prompt"].endswith("fourteen.") and decoder.calls[-1]["prefix"] == "fifteen"
+    assert core.buffer_seconds < 2.5
+
+
+def test_a_full_stop_on_the_last_committed_word_is_no_cut_until_a_word_follows():
+    # pv-en: "Class." committed from a decode that ended inside "classes"; cut there, the rest
+    # of the word was heard as "Apostles". A stop that more words follow is a real one.
+    said = spoken("one two three four five six seven eight.", step=0.45)
+    decoder = ScriptedDecoder([heard(said)] * 20)
+    core = core_for(decoder, [(0.0, 9.0)], trim_s=3.0)
+    stream(core, 4.4, end_input=False)
+    assert core.buffer_seconds > 4.0 and not any(c["prompt"] for c in decoder.calls)
 
 
 def test_a_trim_at_a_clause_end_off_the_sample_grid_moves_that_word_into_the_prompt():

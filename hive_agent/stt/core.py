@@ -275,7 +275,7 @@ class RecognizerCore:
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
                 self._last_detected = None
-        self._trim()
+        self._trim(utterance_ended=final)
 
     def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
         """Decode the buffer (up to the speech end, if given): the new words, cleaned, in stream time.
@@ -367,17 +367,24 @@ class RecognizerCore:
         lang = self._utterance_language or self._context_language or language
         self._events.append(WordsEvent(self._now(), lang, committed, shown, end_of_utterance))
 
-    def _trim(self) -> None:
+    def _trim(self, utterance_ended: bool) -> None:
         """Bound the buffer, so that decodes stay short: past trim_s cut at the last committed
         sentence or clause end, past max_buffer_s at any committed word. Audio before the cut
         leaves; its words become the prompt. (Cutting after every finished sentence as well
-        measured no better, and lost the words after "Ask not." on fw-jfk cut at 6.5 s.)"""
+        measured no better, and lost the words after "Ask not." on fw-jfk cut at 6.5 s.)
+
+        Mid-utterance, a sentence or clause end counts only once a committed word follows it:
+        Whisper puts a full stop where the audio it was given stops, so a stop on the last word
+        may sit mid-word (pv-en: "the Middle Class." of "classes", cut there, was heard again as
+        "Apostles")."""
         length = len(self._buffer) / SAMPLE_RATE
         if length <= self.options.trim_s:
             return
         cut = None
-        for w in self._in_buffer:
-            if ends_sentence(w.text) or ends_clause(w.text) or length > self.options.max_buffer_s:
+        for i, w in enumerate(self._in_buffer):
+            followed = utterance_ended or i + 1 < len(self._in_buffer)
+            if (followed and (ends_sentence(w.text) or ends_clause(w.text))) \
+                    or length > self.options.max_buffer_s:
                 cut = w.end
         if cut is not None:
             self._cut_at(cut)
