@@ -42,6 +42,7 @@ class HiveSettings(BaseSettings):
 
     # --- recognition -----------------------------------------------------------------
     language: str = Field("auto", description="Source language code, or `auto` to detect per utterance")
+    spoken_languages: str = Field("", description="Comma-separated languages the speakers use, e.g. `en,de`: `auto` detects among these only (empty: any language Whisper knows)")
     chunk_s: float = Field(0.4, gt=0.05, le=5.0, description="Audio seconds between two decodes")
     decode_budget: float = Field(0.5, ge=0.1, le=1.0, description="Real time: share of wall time that all speakers' Whisper decodes may take; the interim decode cadence adapts to it between 0.2 s and twice HIVE_CHUNK_S")
     pad_s: float = Field(1.0, ge=0.0, le=30.0, description="Silence appended to the live buffer before encoding")
@@ -74,6 +75,14 @@ class HiveSettings(BaseSettings):
         except LanguageError as exc:
             raise ValueError(f"{exc}, or `auto` to detect it") from None
 
+    @field_validator("spoken_languages")
+    @classmethod
+    def _spoken_languages(cls, value: str) -> str:
+        try:
+            return ",".join(dict.fromkeys(parse_language(code) for code in value.split(",") if code.strip()))
+        except LanguageError as exc:
+            raise ValueError(f"{exc}; give codes separated by commas, such as en,de") from None
+
     @field_validator("mt_paths")
     @classmethod
     def _mt_paths(cls, value: dict[str, Path]) -> dict[str, Path]:
@@ -102,6 +111,10 @@ class HiveSettings(BaseSettings):
         if self.max_buffer_s < self.trim_s:
             raise ValueError("max_buffer_s must be >= trim_s")
         return self
+
+    @property
+    def spoken_language_codes(self) -> tuple[str, ...]:
+        return tuple(self.spoken_languages.split(",")) if self.spoken_languages else ()
 
     def resolved_models_dir(self) -> Path:
         return self.models_dir.expanduser().resolve()

@@ -53,7 +53,7 @@ class ScriptedDecoder:
         self.languages = list(languages or [])
         self.calls: list[dict] = []
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(self, audio: np.ndarray, candidates=()) -> tuple[str, float]:
         return self.languages.pop(0) if self.languages else ("en", 0.99)
 
     def decode(self, audio, **kw) -> DecodeResult:

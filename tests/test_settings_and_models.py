@@ -12,6 +12,7 @@ import pytest
 from hive_agent.errors import ModelError, SettingsError
 from hive_agent.models import WHISPER_BASE_SHA256, WHISPER_BASE_SIZE, resolve_whisper, whisper_base_dir
 from hive_agent.settings import HiveSettings, load_settings
+from hive_agent.stt.recognizer import RecognizerOptions
 from hive_agent.stt.whisper_decoder import WhisperDecoder
 from eval_data import REPO
 
@@ -122,3 +123,14 @@ def test_cli_reports_bad_settings_without_traceback():
                             text=True, env={"PATH": "/usr/bin:/bin", "HIVE_DEVICE": "tpu"})
     assert result.returncode == 2
     assert "HIVE_DEVICE" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.nomodels
+def test_spoken_languages_are_parsed_and_an_unknown_one_is_refused(monkeypatch):
+    monkeypatch.setenv("HIVE_SPOKEN_LANGUAGES", " EN, de-DE,en ")
+    settings = load_settings()
+    assert settings.spoken_language_codes == ("en", "de")
+    assert RecognizerOptions.from_settings(settings).spoken_languages == ("en", "de")
+    monkeypatch.setenv("HIVE_SPOKEN_LANGUAGES", "en,zz")
+    with pytest.raises(SettingsError, match="HIVE_SPOKEN_LANGUAGES.*zz"):
+        load_settings()

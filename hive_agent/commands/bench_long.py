@@ -31,6 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="clips to cycle through (JSONL; clip paths relative to its folder)")
     p.add_argument("--pause", type=float, default=1.5, help="seconds of silence between clips (default 1.5)")
     p.add_argument("--to", default="en", help="session target languages, comma separated (default en)")
+    p.add_argument("--any-language", action="store_true",
+                   help="detect among every language Whisper knows (default: the manifest's languages, "
+                        "as an operator who names the room's languages in HIVE_SPOKEN_LANGUAGES; that "
+                        "variable, when set, wins)")
     p.add_argument("--out", type=Path, default=Path("out/bench-long"), help="output folder (default out/bench-long)")
     p.add_argument("--tracemalloc", action="store_true",
                    help="also trace Python memory: per-minute heap size and the lines that grew most")
@@ -54,13 +58,17 @@ def run(args: argparse.Namespace) -> int:
     targets = [language_code(t, "--to") for t in args.to.split(",") if t.strip()]
     clips = load_manifest(args.manifest)
     settings = load_settings()
+    if not settings.spoken_languages and not args.any_language:
+        settings = load_settings(spoken_languages=",".join(
+            sorted({lang for clip in clips for lang in clip.lang.split("+")})))
     modes = MODES[args.mode]
     engine = Engine.load(settings) if "session" in modes else None
     whisper = engine.whisper if engine is not None else load_whisper(settings)
     audio = load_clips(clips)
     plan = plan_stream(clips, {k: len(v) / SAMPLE_RATE for k, v in audio.items()}, args.minutes, args.pause)
     print(f"{len(plan)} clips ({len(clips)} distinct) over {plan[-1].end_s / 60:.1f} min, "
-          f"whisper {settings.whisper_model}, modes {', '.join(modes)}")
+          f"whisper {settings.whisper_model}, spoken languages {settings.spoken_languages or 'any'}, "
+          f"modes {', '.join(modes)}")
     if args.tracemalloc:
         tracemalloc.start()
     docs = []
@@ -78,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     document = {"manifest": str(args.manifest), "whisper_model": settings.whisper_model,
                 "minutes": args.minutes, "pause_s": args.pause, "targets": targets,
+                "spoken_languages": settings.spoken_languages or "any",
                 "cpu_count": os.cpu_count(), "runs": docs}
     (args.out / "bench-long.json").write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
     plot_memory(docs, args.out / "memory.png",

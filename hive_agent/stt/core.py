@@ -10,7 +10,7 @@ what they do. Every step returns the `WordsEvent`s it produced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +44,7 @@ TOO_QUIET_REPORT_S = 3.0
 
 
 class Decoder(Protocol):
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]: ...
+    def detect_language(self, audio: np.ndarray, candidates: Sequence[str] = ()) -> tuple[str, float]: ...
 
     def decode(self, audio: np.ndarray, *, language: str, prompt: str, prompt_language: str | None,
                prefix: str, prefix_end_s: float, pad_s: float, max_tokens_per_s: float) -> DecodeResult: ...
@@ -53,6 +53,7 @@ class Decoder(Protocol):
 @dataclass(frozen=True)
 class RecognizerOptions:
     language: str = "auto"  # or a fixed code
+    spoken_languages: tuple[str, ...] = ()  # auto: the languages detection chooses among; () = any
     chunk_s: float = 0.4
     pad_s: float = 1.0
     interim_words: int = 2
@@ -73,7 +74,7 @@ class RecognizerOptions:
     @classmethod
     def from_settings(cls, s: HiveSettings, **overrides) -> "RecognizerOptions":
         fields = dict(
-            language=s.language, chunk_s=s.chunk_s, pad_s=s.pad_s, interim_words=s.interim_words,
+            language=s.language, spoken_languages=s.spoken_language_codes, chunk_s=s.chunk_s, pad_s=s.pad_s, interim_words=s.interim_words,
             interim_min_probability=s.interim_min_probability, interim_guard_s=s.interim_guard_s,
             prompt_chars=s.prompt_chars, trim_s=s.trim_s, max_buffer_s=s.max_buffer_s,
             max_tokens_per_s=s.max_tokens_per_s, no_speech_threshold=s.no_speech_threshold,
@@ -234,7 +235,7 @@ class RecognizerCore:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
         utterance = self._buffer[start:]
-        language, probability = self.decoder.detect_language(utterance)
+        language, probability = self.decoder.detect_language(utterance, self.options.spoken_languages)
         previous = self._context_language or self._prompt_language
         if previous is None:
             repeated = language == self._last_detected and probability >= LANGUAGE_LIKELY_PROBABILITY

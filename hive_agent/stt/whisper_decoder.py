@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,15 +94,21 @@ class WhisperDecoder:
                                                   task=task, language=language)
             return self._tokenizers[key]
 
-    def detect_language(self, audio: np.ndarray, pad_s: float = 2.0) -> tuple[str, float]:
+    def detect_language(self, audio: np.ndarray, candidates: Sequence[str] = (),
+                        pad_s: float = 2.0) -> tuple[str, float]:
         """Language of `audio` alone (16 kHz mono float32) and its probability. Trailing silence
         steadies the guess on short audio (on the dev clips: English at 0.8 s went from `ta`
-        p=0.33 to `en` p=0.98)."""
+        p=0.33 to `en` p=0.98). With `candidates`, the likeliest of those, its probability
+        among them only."""
         if not self.multilingual:
             return "en", 1.0
         encoded = self.model.encode(self.model.feature_extractor(_padded(audio[:28 * SAMPLE_RATE], pad_s)))
-        token, probability = self.model.model.detect_language(encoded)[0][0]
-        return token[2:-2], probability
+        ranked = [(token[2:-2], p) for token, p in self.model.model.detect_language(encoded)[0]]
+        among = [(language, p) for language, p in ranked if language in candidates]
+        if not among:  # no candidates, or none this model knows
+            return ranked[0]
+        total = sum(p for _, p in among)
+        return among[0][0], (among[0][1] / total if total > 0 else 0.0)
 
     def encode(self, audio: np.ndarray, pad_s: float = 1.0) -> EncodedAudio:
         features = self.model.feature_extractor(_padded(audio, pad_s))
