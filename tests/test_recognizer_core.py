@@ -177,6 +177,20 @@ def test_a_different_language_waits_for_a_second_of_speech_then_switches():
         [("en", ["good", "morning."]), ("de", ["guten", "morgen"])]
 
 
+def test_a_detection_that_is_hardly_a_guess_waits_even_for_the_previous_language():
+    # syn-28-de after English, among en, de, es and fr: `en` at 0.05 on its first second, then
+    # `de`. Taking the weak `en` (the speaker's last language) put the German out in English.
+    english = spoken("good morning.")
+    german = spoken("guten morgen", start=0.6)
+    decoder = ScriptedDecoder([heard(english)] * 3 + [heard(german)] * 6,
+                              languages=[("en", 0.99)] * 2 + [("en", 0.05)] * 2 + [("de", 0.9)] * 10)
+    events = stream(core_for(decoder, [(0.0, 0.7), (1.8, 3.0)]), 4.0)
+    assert [c["language"] for c in decoder.calls[:3]] == ["en", "en", "en"]
+    assert {c["language"] for c in decoder.calls[3:]} == {"de"}
+    assert [(e.lang, committed([e])) for e in events if e.committed] == \
+        [("en", ["good", "morning."]), ("de", ["guten", "morgen"])]
+
+
 def test_trimming_at_a_sentence_end_moves_the_words_into_the_prompt():
     said = spoken("one two three four five six seven eight nine ten eleven twelve thirteen fourteen. "
                   "fifteen", step=0.45)

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 LANGUAGE_SWITCH_PROBABILITY = 0.7  # a detection this sure is taken at once
 LANGUAGE_LIKELY_PROBABILITY = 0.5  # ... this likely, when repeated or heard over a second
 LANGUAGE_SWITCH_MIN_S = 1.0  # a language other than the speaker's last is judged on this much audio
+LANGUAGE_UNSURE_PROBABILITY = 0.2  # a detection below this says nothing, ...
+LANGUAGE_WAIT_MAX_S = 2.0  # ... so a speaker who spoke before is heard this long before it counts
 END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
 MIN_DECODE_S = 0.1  # less audio holds no word (and Whisper's word alignment fails on it)
 OVERLAP_S = 0.02  # a word ending this little after the last commit lies in committed audio
@@ -74,7 +76,8 @@ class RecognizerOptions:
     @classmethod
     def from_settings(cls, s: HiveSettings, **overrides) -> "RecognizerOptions":
         fields = dict(
-            language=s.language, spoken_languages=s.spoken_language_codes, chunk_s=s.chunk_s, pad_s=s.pad_s, interim_words=s.interim_words,
+            language=s.language, spoken_languages=s.spoken_language_codes, chunk_s=s.chunk_s, pad_s=s.pad_s,
+            interim_words=s.interim_words,
             interim_min_probability=s.interim_min_probability, interim_guard_s=s.interim_guard_s,
             prompt_chars=s.prompt_chars, trim_s=s.trim_s, max_buffer_s=s.max_buffer_s,
             max_tokens_per_s=s.max_tokens_per_s, no_speech_threshold=s.no_speech_threshold,
@@ -230,7 +233,9 @@ class RecognizerCore:
         same as the detection before. A language other than the speaker's previous one is judged
         on a second of the utterance: a likely one is then taken (keeping the previous language
         on a weaker guess put German clips out in English in a long stream), and a switch drops
-        the other language's context."""
+        the other language's context. A detection that is hardly a guess, even of the previous
+        language, waits for more audio (syn-28-de after English: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s
+        among en, de, es and fr)."""
         if self._utterance_language is not None:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
@@ -241,6 +246,9 @@ class RecognizerCore:
             repeated = language == self._last_detected and probability >= LANGUAGE_LIKELY_PROBABILITY
             self._last_detected = language
             return language if final or repeated or probability >= LANGUAGE_SWITCH_PROBABILITY else None
+        unsure = probability < LANGUAGE_UNSURE_PROBABILITY
+        if unsure and not final and len(utterance) < LANGUAGE_WAIT_MAX_S * SAMPLE_RATE:
+            return None
         if language == previous:
             return language
         heard_enough = len(utterance) >= LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE
@@ -250,6 +258,9 @@ class RecognizerCore:
         if probability < bar:
             return previous
         self._cut_at(self._utterance_start)
+        # The switch holds for the utterance: detections of its next seconds went back and forth
+        # (syn-28-de: `de` at 1.0 and 1.4 s, then 0.27 at 1.8 s, and it was decoded as English).
+        self._utterance_language = language
         return language
 
     def _decode(self, final: bool, speech_end: float | None = None) -> None:

@@ -34,6 +34,7 @@ SHAPE_STEP_S = 1.0
 MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous text
 
 log = logging.getLogger(__name__)
+CANDIDATE_SHARE = 0.2  # languages named in HIVE_SPOKEN_LANGUAGES: see detect_language
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ class WhisperDecoder:
         """Language of `audio` alone (16 kHz mono float32) and its probability. Trailing silence
         steadies the guess on short audio (on the dev clips: English at 0.8 s went from `ta`
         p=0.33 to `en` p=0.98). With `candidates`, the likeliest of those, its probability
-        among them only."""
+        among them only, unless Whisper gives them all together less than CANDIDATE_SHARE: then
+        it hears none of them, and their ranking is noise (syn-02-en at 0.8 s: `ja` 0.87, `es`
+        and `en` 0.01 each)."""
         if not self.multilingual:
             return "en", 1.0
         encoded = self.model.encode(self.model.feature_extractor(_padded(audio[:28 * SAMPLE_RATE], pad_s)))
@@ -107,8 +110,7 @@ class WhisperDecoder:
         among = [(language, p) for language, p in ranked if language in candidates]
         if not among:  # no candidates, or none this model knows
             return ranked[0]
-        total = sum(p for _, p in among)
-        return among[0][0], (among[0][1] / total if total > 0 else 0.0)
+        return among[0][0], among[0][1] / max(sum(p for _, p in among), CANDIDATE_SHARE)
 
     def encode(self, audio: np.ndarray, pad_s: float = 1.0) -> EncodedAudio:
         features = self.model.feature_extractor(_padded(audio, pad_s))
