@@ -177,6 +177,19 @@ def test_a_different_language_waits_for_a_second_of_speech_then_switches():
         [("en", ["good", "morning."]), ("de", ["guten", "morgen"])]
 
 
+def test_one_detection_of_another_language_does_not_switch():
+    # syn-02-en after English: `es` 0.51 at 1.4 s, `en` 0.97 at 1.8 s. Switching on the first
+    # put its words out in Spanish.
+    english = spoken("good morning.")
+    more = spoken("can everyone hear me", start=0.6)
+    decoder = ScriptedDecoder([heard(english)] * 3 + [heard(more)] * 6,
+                              languages=[("en", 0.99)] * 2 + [("en", 0.95), ("es", 0.6)] + [("en", 0.95)] * 10)
+    events = stream(core_for(decoder, [(0.0, 0.7), (1.8, 3.0)]), 4.0)
+    assert {c["language"] for c in decoder.calls} == {"en"}
+    assert {e.lang for e in events if e.committed} == {"en"}
+    assert committed(events)[2:] == ["can", "everyone", "hear", "me"]
+
+
 def test_a_detection_that_is_hardly_a_guess_waits_even_for_the_previous_language():
     # syn-28-de after English, among en, de, es and fr: `en` at 0.05 on its first second, then
     # `de`. Taking the weak `en` (the speaker's last language) put the German out in English.

@@ -127,6 +127,7 @@ class RecognizerCore:
         self._language: str | None = None if options.language == "auto" else options.language
         self._utterance_language: str | None = self._language
         self._last_detected: str | None = None  # this utterance's previous detection, while unsure
+        self._switched_to: str | None = None  # the language this utterance switched to, until words commit
         self._speaking = False
         self._speech_end: float | None = None  # the VAD heard speech end here; the flush is due
         self._utterance_start = 0.0
@@ -228,24 +229,28 @@ class RecognizerCore:
 
     def _choose_language(self, final: bool) -> str | None:
         """Auto mode: detect the language of this utterance's own audio until words are committed
-        in it; None means "not sure yet, decode when more audio has come". Detection on under a
-        second of audio is unreliable, so a first guess must be confident, or likely and the
-        same as the detection before. A language other than the speaker's previous one is judged
-        on a second of the utterance: a likely one is then taken (keeping the previous language
-        on a weaker guess put German clips out in English in a long stream), and a switch drops
-        the other language's context. A detection that is hardly a guess, even of the previous
-        language, waits for more audio (syn-28-de after English: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s
-        among en, de, es and fr)."""
+        in it; None means "not sure yet, decode when more audio has come".
+        - Detection on under a second of audio is unreliable, so a first guess must be confident,
+          or likely and the same as the detection before.
+        - A language other than the speaker's previous one is judged on a second of the
+          utterance: a likely one is taken once the next detection agrees (keeping the previous
+          language on a weaker guess put German clips out in English in a long stream; a single
+          detection turned syn-02-en Spanish, `es` 0.51 at 1.4 s), and a switch drops the other
+          language's context. After a switch a weaker guess keeps the new language (syn-28-de:
+          `de` at 1.0 and 1.4 s, 0.27 at 1.8 s, and it was decoded as English).
+        - A detection that is hardly a guess, even of the previous language, waits for more audio
+          (syn-28-de after English, among en, de, es and fr: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s)."""
         if self._utterance_language is not None:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
         utterance = self._buffer[start:]
         language, probability = self.decoder.detect_language(utterance, self.options.spoken_languages)
-        previous = self._context_language or self._prompt_language
+        repeated, self._last_detected = language == self._last_detected, language
+        previous = self._switched_to or self._context_language or self._prompt_language
         if previous is None:
-            repeated = language == self._last_detected and probability >= LANGUAGE_LIKELY_PROBABILITY
-            self._last_detected = language
-            return language if final or repeated or probability >= LANGUAGE_SWITCH_PROBABILITY else None
+            likely = probability >= LANGUAGE_LIKELY_PROBABILITY
+            confident = probability >= LANGUAGE_SWITCH_PROBABILITY
+            return language if final or (repeated and likely) or confident else None
         unsure = probability < LANGUAGE_UNSURE_PROBABILITY
         if unsure and not final and len(utterance) < LANGUAGE_WAIT_MAX_S * SAMPLE_RATE:
             return None
@@ -257,10 +262,10 @@ class RecognizerCore:
         bar = LANGUAGE_LIKELY_PROBABILITY if heard_enough else LANGUAGE_SWITCH_PROBABILITY
         if probability < bar:
             return previous
+        if not (repeated or final):
+            return None  # a switch waits for a second detection to agree
         self._cut_at(self._utterance_start)
-        # The switch holds for the utterance: detections of its next seconds went back and forth
-        # (syn-28-de: `de` at 1.0 and 1.4 s, then 0.27 at 1.8 s, and it was decoded as English).
-        self._utterance_language = language
+        self._switched_to = language
         return language
 
     def _decode(self, final: bool, speech_end: float | None = None) -> None:
@@ -286,7 +291,7 @@ class RecognizerCore:
             self._shown = []
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
-                self._last_detected = None
+                self._last_detected = self._switched_to = None
         self._trim(utterance_ended=final)
 
     def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
