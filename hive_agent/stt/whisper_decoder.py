@@ -32,9 +32,9 @@ PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 SHAPE_STEP_S = 1.0
 MAX_PROMPT_TOKENS = 223  # Whisper's context: 448 tokens, half for the previous text
+CANDIDATE_SHARE = 0.2  # the named spoken languages' least share of a detection: see detect_language
 
 log = logging.getLogger(__name__)
-CANDIDATE_SHARE = 0.2  # languages named in HIVE_SPOKEN_LANGUAGES: see detect_language
 
 
 @dataclass(frozen=True)
