@@ -8,6 +8,7 @@ consecutive pieces joins without clicks and without silence beyond what Piper pr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import threading
@@ -56,6 +57,17 @@ def split_for_speech(text: str) -> list[str]:
     return _split_first_clause(sentences[0]) + sentences[1:]
 
 
+def _lean_cpu_session(model) -> onnxruntime.InferenceSession:
+    """Piper's tensors change size with every sentence; onnxruntime's CPU arena and memory
+    patterns keep memory for the sizes seen, so a room session's memory grew in steps for half
+    an hour. Without them (240 syntheses of 3-40 words, packaged voice): RSS 241-343 MB instead
+    of 481 growing to 646 MB, for about 20 % more Piper time."""
+    options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 def _to_int16(audio: np.ndarray) -> np.ndarray:
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
 
@@ -73,6 +85,8 @@ class PiperSynthesizer:
         self.voice_name = voice.name
         self.language = voice.language
         self._piper = PiperVoice.load(voice.model, voice.config, use_cuda=use_cuda)
+        if not use_cuda:
+            self._piper = dataclasses.replace(self._piper, session=_lean_cpu_session(voice.model))
         providers = self._piper.session.get_providers()
         self.device = "cuda" if "CUDAExecutionProvider" in providers else "cpu"
         self.sample_rate_in = self._piper.config.sample_rate
