@@ -8,7 +8,7 @@ consecutive pieces joins without clicks and without silence beyond what Piper pr
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import json
 import logging
 import re
 import threading
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import onnxruntime
 import soxr
-from piper import PiperVoice, SynthesisConfig
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from ..audio import SPEECH_SAMPLE_RATE
 from .voices import VoiceFiles, language_code
@@ -84,9 +84,11 @@ class PiperSynthesizer:
             use_cuda = False
         self.voice_name = voice.name
         self.language = voice.language
-        self._piper = PiperVoice.load(voice.model, voice.config, use_cuda=use_cuda)
-        if not use_cuda:
-            self._piper = dataclasses.replace(self._piper, session=_lean_cpu_session(voice.model))
+        if use_cuda:
+            self._piper = PiperVoice.load(voice.model, voice.config, use_cuda=True)
+        else:  # PiperVoice.load takes no session options
+            config = PiperConfig.from_dict(json.loads(voice.config.read_text(encoding="utf-8")))
+            self._piper = PiperVoice(session=_lean_cpu_session(voice.model), config=config)
         providers = self._piper.session.get_providers()
         self.device = "cuda" if "CUDAExecutionProvider" in providers else "cpu"
         self.sample_rate_in = self._piper.config.sample_rate
