@@ -126,7 +126,7 @@ class RecognizerCore:
         self._prompt_language: str | None = None
         self._language: str | None = None if options.language == "auto" else options.language
         self._utterance_language: str | None = self._language
-        self._last_detected: str | None = None  # this utterance's previous detection, while unsure
+        self._last_detected: str | None = None  # this utterance's last detection
         self._switched_to: str | None = None  # the language this utterance switched to, until words commit
         self._speaking = False
         self._speech_end: float | None = None  # the VAD heard speech end here; the flush is due
