@@ -97,6 +97,20 @@ def test_new_words_before_a_restart_loop_survive_the_compression_guard():
     assert texts(clean_hypothesis(decoded(looping), 26.0, context, 0.6, 2.4)) == texts(new)
 
 
+def test_an_utterance_said_once_then_started_over_keeps_its_first_pass():
+    # syn-02-en an hour into a stream, decoded with no committed words in the buffer: the whole
+    # utterance, then the decoder starts it over and over at the end of the audio. The whole
+    # text compresses past 2.4; the clip lost every word to the compression guard.
+    said = words("can everyone hear me clearly", step=0.33)
+    looping = said + words(" ".join(texts(said)), start=1.66, step=0.0) * 4
+    assert texts(clean_hypothesis(decoded(looping), 1.8, [], 0.6, 2.4)) == texts(said)
+    # A first pass that stops well before the end of the audio is no restart: a loop.
+    assert clean_hypothesis(decoded(looping), 3.0, [], 0.6, 2.4) == []
+    # Nor is one phrase of two words over and over.
+    thanks = words("thank you " * 8, step=0.2)
+    assert clean_hypothesis(decoded(thanks), 3.2, [], 0.6, 2.4) == []
+
+
 def test_a_loop_of_new_words_still_drops_the_whole_hypothesis():
     # fw-jfk's closing applause: "Great. Great. Great. ..." - no word of it is real.
     applause = [Word("Great.", 10.3 + i * 0.1, 10.4 + i * 0.1) for i in range(7)]

@@ -12,6 +12,11 @@ from .whisper_decoder import DecodeResult, compression_ratio
 LOGPROB_SILENCE = -1.0
 # Real speech seldom says five words again verbatim within a few sentences; loops always do.
 LOOP_PHRASE_WORDS = 5
+# A decoder that said the whole buffer and starts it over has said this many different words
+# first; fewer is a loop of one phrase ("Great. Great. Great.").
+RESTART_MIN_DISTINCT_WORDS = 3
+# ... and its first pass reached this close to the end of the audio.
+RESTART_END_MARGIN_S = 0.5
 
 
 def words_in_audio(words: list[Word], content_end: float, margin: float = 0.1) -> list[Word]:
@@ -36,14 +41,22 @@ def _starts_over(norm: list[str], i: int) -> bool:
     return i >= 2 and norm[i:i + 2] == norm[0:2]
 
 
-def context_restart(words: list[Word], context: list[Word]) -> int | None:
-    """Where the decoder, after new words, starts over from the committed words at the
-    buffer's beginning (`context`), as an index into `words`; None if it does not."""
-    first = len(context)
-    if first < 2:
-        return None
-    norm = [normalise_word(w.text) for w in [*context, *words]]
-    return next((i - first for i in range(first + 1, len(norm)) if _starts_over(norm, i)), None)
+def buffer_restart(words: list[Word], context: list[Word], content_s: float) -> int | None:
+    """Where the decoder, after the new words, starts its buffer over, as an index into `words`;
+    None if it does not. With committed words at the buffer's beginning (`context`), a restart
+    says their first two again. Without them, the words say their own first two again once they
+    have said RESTART_MIN_DISTINCT_WORDS different words up to the end of the audio (syn-02-en
+    an hour into a stream: "can everyone hear me clearly can everyone hear me clearly ...")."""
+    if context:
+        first = len(context)
+        if first < 2:
+            return None
+        norm = [normalise_word(w.text) for w in [*context, *words]]
+        return next((i - first for i in range(first + 1, len(norm)) if _starts_over(norm, i)), None)
+    norm = [normalise_word(w.text) for w in words]
+    return next((i for i in range(2, len(norm)) if _starts_over(norm, i)
+                 and len(set(norm[:i])) >= RESTART_MIN_DISTINCT_WORDS
+                 and words[i - 1].end >= content_s - RESTART_END_MARGIN_S), None)
 
 
 def loop_start(norm: list[str], first: int = 0, restarts: bool = True) -> int | None:
@@ -106,7 +119,7 @@ def clean_hypothesis(result: DecodeResult, content_s: float, context: list[Word]
     if heard_silence(result, no_speech_threshold):
         return []
     words, text = result.words, result.text
-    restart = context_restart(words, context)
+    restart = buffer_restart(words, context, content_s)
     if restart is not None:
         # The decoder said the new words, then started its buffer over (fw-mit-en: "this
         # permission notice. Subject to the following..."): the start over is no evidence
