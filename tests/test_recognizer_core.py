@@ -177,6 +177,21 @@ def test_a_different_language_waits_for_a_second_of_speech_then_switches():
         [("en", ["good", "morning."]), ("de", ["guten", "morgen"])]
 
 
+def test_a_likely_switch_is_taken_when_a_weaker_next_detection_agrees():
+    # syn-28-de after English, 49 minutes into a long stream: `de` 0.82 at 1.0 s, then `de` at
+    # 0.38, 0.33 and 0.45. Waiting for a second detection as sure as the first kept English,
+    # and the German came out as "I am not a good person".
+    english = spoken("good morning.")
+    german = spoken("guten morgen", start=0.6)
+    decoder = ScriptedDecoder([heard(english)] * 3 + [heard(german)] * 6,
+                              languages=[("en", 0.99)] * 2 + [("de", 0.82)] + [("de", 0.38)] * 10)
+    events = stream(core_for(decoder, [(0.0, 0.7), (1.8, 3.0)]), 4.0)
+    assert [c["language"] for c in decoder.calls[:3]] == ["en", "en", "en"]
+    assert {c["language"] for c in decoder.calls[3:]} == {"de"}
+    assert [(e.lang, committed([e])) for e in events if e.committed] == \
+        [("en", ["good", "morning."]), ("de", ["guten", "morgen"])]
+
+
 def test_one_detection_of_another_language_does_not_switch():
     # syn-02-en after English: `es` 0.51 at 1.4 s, `en` 0.97 at 1.8 s. Switching on the first
     # put its words out in Spanish.

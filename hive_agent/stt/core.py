@@ -126,7 +126,7 @@ class RecognizerCore:
         self._prompt_language: str | None = None
         self._language: str | None = None if options.language == "auto" else options.language
         self._utterance_language: str | None = self._language
-        self._last_detected: str | None = None  # this utterance's last detection
+        self._last_detection: tuple[str, float] | None = None  # this utterance's last (language, probability)
         self._switched_to: str | None = None  # the language this utterance switched to, until words commit
         self._speaking = False
         self._speech_end: float | None = None  # the VAD heard speech end here; the flush is due
@@ -233,10 +233,11 @@ class RecognizerCore:
         - Detection on under a second of audio is unreliable, so a first guess must be confident,
           or likely and the same as the detection before.
         - A language other than the speaker's previous one is judged on a second of the
-          utterance: a likely one is taken once the next detection agrees (keeping the previous
-          language on a weaker guess put German clips out in English in a long stream; a single
-          detection turned syn-02-en Spanish, `es` 0.51 at 1.4 s), and a switch drops the other
-          language's context. After a switch a weaker guess keeps the new language (syn-28-de:
+          utterance: a likely one is taken once the next detection agrees, however sure that one
+          is (keeping the previous language on a weaker guess put German clips out in English in
+          a long stream: syn-28-de, `de` 0.82 at 1.0 s, then 0.38, 0.33 and 0.45, became "I am not
+          a good person"; a single detection turned syn-02-en Spanish, `es` 0.51 at 1.4 s), and a
+          switch drops the other language's context. After a switch a weaker guess keeps the new language (syn-28-de:
           `de` at 1.0 and 1.4 s, 0.27 at 1.8 s, and it was decoded as English).
         - A detection that is hardly a guess, even of the previous language, waits for more audio
           (syn-28-de after English, among en, de, es and fr: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s)."""
@@ -245,7 +246,9 @@ class RecognizerCore:
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
         utterance = self._buffer[start:]
         language, probability = self.decoder.detect_language(utterance, self.options.spoken_languages)
-        repeated, self._last_detected = language == self._last_detected, language
+        last = self._last_detection
+        repeated = last is not None and last[0] == language
+        self._last_detection = language, probability
         previous = self._switched_to or self._context_language or self._prompt_language
         if previous is None:
             likely = probability >= LANGUAGE_LIKELY_PROBABILITY
@@ -260,7 +263,7 @@ class RecognizerCore:
         if not heard_enough and not final:
             return None
         bar = LANGUAGE_LIKELY_PROBABILITY if heard_enough else LANGUAGE_SWITCH_PROBABILITY
-        if probability < bar:
+        if max(probability, last[1] if repeated else 0.0) < bar:
             return previous
         if not (repeated or final):
             return None  # a switch waits for a second detection to agree
@@ -291,7 +294,7 @@ class RecognizerCore:
             self._shown = []
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
-                self._last_detected = self._switched_to = None
+                self._last_detection = self._switched_to = None
         self._trim(utterance_ended=final)
 
     def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
