@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from .devices import limit_malloc_arenas
+from .devices import bound_native_memory
 from .errors import HiveError
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    limit_malloc_arenas()
+    bound_native_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
