@@ -237,8 +237,8 @@ class RecognizerCore:
           is (keeping the previous language on a weaker guess put German clips out in English in
           a long stream: syn-28-de, `de` 0.82 at 1.0 s, then 0.38, 0.33 and 0.45, became "I am not
           a good person"; a single detection turned syn-02-en Spanish, `es` 0.51 at 1.4 s), and a
-          switch drops the other language's context. After a switch a weaker guess keeps the new language (syn-28-de:
-          `de` at 1.0 and 1.4 s, 0.27 at 1.8 s, and it was decoded as English).
+          switch drops the other language's context. After a switch a weaker guess keeps the new
+          language (syn-28-de: `de` at 1.0 and 1.4 s, 0.27 at 1.8 s, and it was decoded as English).
         - A detection that is hardly a guess, even of the previous language, waits for more audio
           (syn-28-de after English, among en, de, es and fr: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s)."""
         if self._utterance_language is not None:
