@@ -132,6 +132,19 @@ def test_a_flushed_word_after_the_speech_end_is_not_committed():
     assert decoder.calls[-1]["seconds"] == pytest.approx(1.1)  # decoded up to the speech end + margin
 
 
+def test_unlikely_words_before_a_confident_one_are_flushed_at_the_end_of_input():
+    # fw-jfk cut at 6.5 s mid-sentence: a stray "Ask" broke the agreement of the tail, and the
+    # final decode's misaligned "What" (p 0.18) and "your" (p 0.15) stopped the whole flush.
+    interim = [Word("Ask", 0.8, 0.85, 0.0), Word("what", 0.85, 1.0, 0.5), Word("your", 1.0, 1.1, 0.88),
+               Word("country.", 1.1, 1.2, 0.99)]
+    final = [Word("What", 0.8, 0.86, 0.18), Word("your", 0.86, 1.1, 0.15), Word("country", 1.1, 1.22, 0.99),
+             Word("can", 1.22, 1.3, 0.2)]
+    decoder = ScriptedDecoder([interim, final])
+    events = stream(core_for(decoder, [(0.8, 5.0)]), 1.3)
+    assert len(decoder.calls) == 2
+    assert committed(events) == ["What", "your", "country"]  # nothing confident vouches for "can"
+
+
 def test_the_same_audio_decoded_twice_is_no_agreement():
     # The input ends right after a decode: the buffer has not grown, so the pending "Great."
     # must pass the flush checks instead of agreeing with a second decode of the same audio.

@@ -533,7 +533,9 @@ async def test_speaker_vanishing_mid_sentence_keeps_committed_words(engine):
     assert any(c.attributes["lk.transcription_final"] == "true" for c in captions[published_before:]), \
         "nothing published after the speaker left"
     text = " ".join(finals(captions, "en")).lower()
-    assert "americans" in text and "country" in text, text
+    # Where the decodes fall varies with the machine's speed, and Whisper's spelling of words
+    # cut short with it ("Americans", "American.", "America asked").
+    assert "fellow americ" in text and "country" in text, text
     assert lp.track_log == []  # nobody wanted a translation
 
 

@@ -40,6 +40,7 @@ RECENT_WORDS = 40  # committed words a new hypothesis must not loop back into
 # Words the end-of-utterance flush commits without a second hypothesis agreeing must stand on
 # their own: fw-jfk's invented closing "Great." had p 0.17, and the VAD's probability under it.
 FLUSH_MIN_PROBABILITY = 0.3
+FLUSH_VOUCH_PROBABILITY = 0.7  # ... unless a word this likely follows it
 LONE_WORD_MAX_S = 0.3  # a short word standing alone after a sentence end ...
 LONE_WORD_MIN_PROBABILITY = 0.7  # ... is flushed only when Whisper is this sure of it
 TOO_QUIET_REPORT_S = 3.0
@@ -324,21 +325,31 @@ class RecognizerCore:
     def _heard(self, flushed: list[Word], agreed: list[Word], speech_end: float | None) -> list[Word]:
         """The flushed words up to the first that may not have been heard: one that starts after
         the speech ended, has no speech under it by the VAD, is unlikely, or is a short word
-        standing alone after a sentence end (what a decoder says to audio that has stopped)."""
+        standing alone after a sentence end (what a decoder says to audio that has stopped).
+        An unlikely word that a confident, audible word follows is kept: Whisper is often unsure
+        of a short word whose audio its alignment misplaces (fw-jfk cut at 6.5 s: "What" p 0.18,
+        "your" p 0.15, "country" p 0.99), while an invented word ends what it says."""
         before = agreed[-1] if agreed else self._last_committed
         after_sentence = before is not None and ends_sentence(before.text)
+        vouched_until = max((i for i, w in enumerate(flushed)
+                             if w.probability >= FLUSH_VOUCH_PROBABILITY and self._audible(w, speech_end)),
+                            default=-1)
         kept = []
-        for w in flushed:
+        for i, w in enumerate(flushed):
             lone = after_sentence and len(flushed) == 1 and w.end - w.start < LONE_WORD_MAX_S
-            if (speech_end is not None and w.start >= speech_end) \
-                    or self._vad.speech_probability(w.start, w.end) < self._vad.end_threshold \
-                    or w.probability < FLUSH_MIN_PROBABILITY \
+            if not self._audible(w, speech_end) \
+                    or (w.probability < FLUSH_MIN_PROBABILITY and i > vouched_until) \
                     or (lone and w.probability < LONE_WORD_MIN_PROBABILITY):
                 log.debug("end-of-utterance word %r (%.2f-%.2f s, p %.2f) not committed: not heard",
                           w.text, w.start, w.end, w.probability)
                 break
             kept.append(w)
         return kept
+
+    def _audible(self, w: Word, speech_end: float | None) -> bool:
+        """Whether the word lies in speech: before the speech end, with speech under it by the VAD."""
+        return (speech_end is None or w.start < speech_end) \
+            and self._vad.speech_probability(w.start, w.end) >= self._vad.end_threshold
 
     def _to_stream_time(self, w: Word) -> Word:
         return Word(w.text, self._buffer_start + w.start, self._buffer_start + w.end, w.probability)
