@@ -36,8 +36,8 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 MALLOC_ARENAS = 2
-MMAP_THRESHOLD_BYTES = 1 << 20
-TRIM_THRESHOLD_BYTES = 4 << 20  # free heap kept at the top of an arena before it is given back
+MMAP_THRESHOLD_BYTES = 4 << 20
+TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES  # free heap kept at the top of an arena before it is given back
 
 
 def bound_native_memory() -> None:
@@ -46,12 +46,12 @@ def bound_native_memory() -> None:
       high-water mark (a room session cycling three clips grew 30 MB a minute to 687 MB);
     - a fixed mmap threshold: by default glibc raises it to the size of each large block freed
       (up to 32 MB), so later buffers of that size come from the heap, and freed heap stays
-      resident; fixed at 1 MB every buffer from 1 MB up goes back to the system when freed (an
-      8-minute room session: 431-467 MB instead of 520-620 MB, 2026-12-01, 2-core AMD EPYC;
-      the cost: ten times the page faults, and recognition compute 35.3 s instead of 34.6 s,
-      medians of 3 runs, within the machine's noise);
-      fixing it also fixes the trim threshold, set so that small swings do not shrink and grow
-      the heap again and again.
+      resident; fixed at 4 MB, every buffer from 4 MB up goes back to the system when freed.
+      (2026-12-01, 2-core AMD EPYC: an 8-minute room session ran in 448-527 MB instead of
+      520-620 MB. At 1 MB it ran in 431-467 MB, but every encoder buffer of Whisper (1-4 MB) was
+      a fresh mapping: the demo's encoder took 111-123 ms a call instead of 85, at 4 MB 88.)
+    - a trim threshold of twice that, so that buffers freed at the top of the heap are used
+      again instead of given back and faulted in again.
     Must run before the models load; a no-op off glibc."""
     if not sys.platform.startswith("linux"):
         return

@@ -47,7 +47,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(gpu):
 
 
 # In a fresh interpreter (malloc settings belong to the process): free a 16 MB block, then ask
-# for 2 MB; print whether glibc served it from mmap (bit 2 of the chunk's size word), which is
+# for 6 MB; print whether glibc served it from mmap (bit 2 of the chunk's size word), which is
 # what gives the memory back when it is freed.
 MALLOC_PROBE = textwrap.dedent("""
     import ctypes, sys
@@ -58,7 +58,7 @@ MALLOC_PROBE = textwrap.dedent("""
     libc.malloc.restype = ctypes.c_void_p
     libc.free.argtypes = [ctypes.c_void_p]
     libc.free(libc.malloc(16 << 20))
-    block = libc.malloc(2 << 20)
+    block = libc.malloc(6 << 20)
     print(bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).value & 2))
 """)
 
