@@ -23,15 +23,11 @@ from ..text import ends_clause, ends_sentence, normalise_word
 from .agreement import LocalAgreement
 from .gain import AutomaticGain
 from .hypothesis import clean_hypothesis
+from .language import UtteranceLanguage
 from .vad import SpeechDetector, VadOptions
 from .whisper_decoder import DecodeResult, EncodedAudio
 
 log = logging.getLogger(__name__)
-LANGUAGE_SWITCH_PROBABILITY = 0.7  # a detection this sure is taken at once
-LANGUAGE_LIKELY_PROBABILITY = 0.5  # ... this likely, when repeated or heard over a second
-LANGUAGE_SWITCH_MIN_S = 1.0  # a language other than the speaker's last is judged on this much audio
-LANGUAGE_UNSURE_PROBABILITY = 0.2  # a detection below this says nothing, ...
-LANGUAGE_WAIT_MAX_S = 2.0  # ... so a speaker who spoke before is heard this long before it counts
 END_MARGIN_S = 0.2  # audio kept after the VAD's speech end in the final decode of an utterance
 MIN_DECODE_S = 0.1  # less audio holds no word (and Whisper's word alignment fails on it)
 OVERLAP_S = 0.02  # a word ending this little after the last commit lies in committed audio
@@ -127,8 +123,7 @@ class RecognizerCore:
         self._prompt_language: str | None = None
         self._language: str | None = None if options.language == "auto" else options.language
         self._utterance_language: str | None = self._language
-        self._last_detection: tuple[str, float] | None = None  # this utterance's last (language, probability)
-        self._switched_to: str | None = None  # the language this utterance switched to, until words commit
+        self._languages = UtteranceLanguage()
         self._speaking = False
         self._speech_end: float | None = None  # the VAD heard speech end here; the flush is due
         self._utterance_start = 0.0
@@ -230,47 +225,17 @@ class RecognizerCore:
 
     def _choose_language(self, final: bool) -> str | None:
         """Auto mode: detect the language of this utterance's own audio until words are committed
-        in it; None means "not sure yet, decode when more audio has come".
-        - Detection on under a second of audio is unreliable, so a first guess must be confident,
-          or likely and the same as the detection before.
-        - A language other than the speaker's previous one is judged on a second of the
-          utterance: a likely one is taken once the next detection agrees, however sure that one
-          is (keeping the previous language on a weaker guess put German clips out in English in
-          a long stream: syn-28-de, `de` 0.82 at 1.0 s, then 0.38, 0.33 and 0.45, became "I am not
-          a good person"; a single detection turned syn-02-en Spanish, `es` 0.51 at 1.4 s), and a
-          switch drops the other language's context. After a switch a weaker guess keeps the new
-          language (syn-28-de: `de` at 1.0 and 1.4 s, 0.27 at 1.8 s, and it was decoded as English).
-        - A detection that is hardly a guess, even of the previous language, waits for more audio
-          (syn-28-de after English, among en, de, es and fr: `en` 0.05 at 1 s, `de` 0.93 at 1.4 s)."""
+        in it (`language.UtteranceLanguage` decides); None means "not sure yet"."""
         if self._utterance_language is not None:
             return self._utterance_language
         start = int(max(0.0, self._utterance_start - self._buffer_start) * SAMPLE_RATE)
         utterance = self._buffer[start:]
-        language, probability = self.decoder.detect_language(utterance, self.options.spoken_languages)
-        last = self._last_detection
-        repeated = last is not None and last[0] == language
-        self._last_detection = language, probability
-        previous = self._switched_to or self._context_language or self._prompt_language
-        if previous is None:
-            likely = probability >= LANGUAGE_LIKELY_PROBABILITY
-            confident = probability >= LANGUAGE_SWITCH_PROBABILITY
-            return language if final or (repeated and likely) or confident else None
-        unsure = probability < LANGUAGE_UNSURE_PROBABILITY
-        if unsure and not final and len(utterance) < LANGUAGE_WAIT_MAX_S * SAMPLE_RATE:
-            return None
-        if language == previous:
-            return language
-        heard_enough = len(utterance) >= LANGUAGE_SWITCH_MIN_S * SAMPLE_RATE
-        if not heard_enough and not final:
-            return None
-        bar = LANGUAGE_LIKELY_PROBABILITY if heard_enough else LANGUAGE_SWITCH_PROBABILITY
-        if max(probability, last[1] if repeated else 0.0) < bar:
-            return previous
-        if not (repeated or final):
-            return None  # a switch waits for a second detection to agree
-        self._cut_at(self._utterance_start)
-        self._switched_to = language
-        return language
+        choice = self._languages.choose(self.decoder.detect_language(utterance, self.options.spoken_languages),
+                                        len(utterance) / SAMPLE_RATE,
+                                        self._context_language or self._prompt_language, final)
+        if choice.switched:
+            self._cut_at(self._utterance_start)
+        return choice.language
 
     def _decode(self, final: bool, speech_end: float | None = None) -> None:
         self._since_decode = 0.0
@@ -295,7 +260,7 @@ class RecognizerCore:
             self._shown = []
             if self._language is None:
                 self._utterance_language = None  # detect afresh: the speaker may switch language
-                self._last_detection = self._switched_to = None
+                self._languages.reset()
         self._trim(utterance_ended=final)
 
     def _hypothesis(self, language: str, speech_end: float | None, final: bool) -> list[Word]:
