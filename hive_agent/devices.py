@@ -48,8 +48,9 @@ def bound_native_memory() -> None:
       (up to 32 MB), so later buffers of that size come from the heap, and freed heap stays
       resident; fixed at 4 MB, every buffer from 4 MB up goes back to the system when freed.
       (2026-12-01, 2-core AMD EPYC: an 8-minute room session ran in 448-527 MB instead of
-      520-620 MB. At 1 MB it ran in 431-467 MB, but every encoder buffer of Whisper (1-4 MB) was
-      a fresh mapping: the demo's encoder took 111-123 ms a call instead of 85, at 4 MB 88.)
+      520-620 MB. At 1 MB it ran in 431-467 MB, but Whisper's encoder buffers (a layer's output
+      is 1500 x 512 floats, 3 MB, for base) were fresh mappings, faulted in on every call: the
+      demo's encoder took 111-123 ms a call instead of 85; at 4 MB, 88.)
     - a trim threshold of twice that, so that buffers freed at the top of the heap are used
       again instead of given back and faulted in again.
     Must run before the models load; a no-op off glibc."""
