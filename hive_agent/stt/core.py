@@ -296,13 +296,13 @@ class RecognizerCore:
         "your" p 0.15, "country" p 0.99), while an invented word ends what it says."""
         before = agreed[-1] if agreed else self._last_committed
         after_sentence = before is not None and ends_sentence(before.text)
+        audible = [self._audible(w, speech_end) for w in flushed]
         vouched_until = max((i for i, w in enumerate(flushed)
-                             if w.probability >= FLUSH_VOUCH_PROBABILITY and self._audible(w, speech_end)),
-                            default=-1)
+                             if audible[i] and w.probability >= FLUSH_VOUCH_PROBABILITY), default=-1)
         kept = []
         for i, w in enumerate(flushed):
             lone = after_sentence and len(flushed) == 1 and w.end - w.start < LONE_WORD_MAX_S
-            if not self._audible(w, speech_end) \
+            if not audible[i] \
                     or (w.probability < FLUSH_MIN_PROBABILITY and i > vouched_until) \
                     or (lone and w.probability < LONE_WORD_MIN_PROBABILITY):
                 log.debug("end-of-utterance word %r (%.2f-%.2f s, p %.2f) not committed: not heard",
