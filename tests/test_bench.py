@@ -10,12 +10,13 @@ from types import SimpleNamespace
 import pytest
 
 from eval_data import EVAL_DIR, REPO, manifest
+from hive_agent.bench.quality import chrf
 from hive_agent.bench.report import lag_growth, max_bounded_streams
 from hive_agent.bench.run import load_manifest, select_clips
 from hive_agent.commands import bench
 from hive_agent.errors import SettingsError
 
-CLIPS = ("pv-en", "syn-28-de")  # 5.9 s English, 2.9 s German (synthetic, recognised well)
+CLIPS = ("pv-en", "syn-28-de")  # 5.9 s English, 2.9 s German (synthetic)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LATENCIES = ("caption_latency", "commit_latency", "ttft", "end_to_end")
 
@@ -76,7 +77,11 @@ def test_wer_for_a_transcribed_clip_and_chrf_for_a_translated_one(bench_run):
     assert english["chrf"] is None  # English into English: no translation to score
     assert german["translation_reference"] == manifest()["syn-28-de"]["en"]
     assert 0 <= german["chrf"] <= 100
-    assert german["slo"]["translated_text"]["en"]
+    # The score is of the translation the run recorded. What Whisper base makes of this 2.9 s clip
+    # varies with where the decodes fall: "Machen die Einakortspauze." was translated as "The
+    # first layer is a pause.", while "Machen die" alone (the last word at p 0.29) gave nothing.
+    translation = german["slo"]["translated_text"]["en"]
+    assert german["chrf"] == pytest.approx(chrf(translation, german["translation_reference"]))
 
 
 def test_overall_pools_the_samples_of_every_clip(bench_run):
